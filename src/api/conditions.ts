@@ -1,0 +1,62 @@
+/**
+ * Condition types and reasons Drover writes, and the pure helper that merges a
+ * condition into a list the way apimachinery's meta.SetStatusCondition does:
+ * lastTransitionTime moves only when the status changes.
+ */
+import type { Condition } from './common.js';
+
+/** Condition types. */
+export const ConditionType = {
+  Ready: 'Ready',
+  HighlyAvailable: 'HighlyAvailable',
+  StorageReachable: 'StorageReachable',
+  Scheduled: 'Scheduled',
+  RestartRequired: 'RestartRequired',
+  FailoverBlocked: 'FailoverBlocked',
+  LiveMigratable: 'LiveMigratable',
+  Connected: 'Connected',
+  Drained: 'Drained',
+} as const;
+
+/** Reasons shared across kinds. */
+export const Reason = {
+  InvalidSpec: 'InvalidSpec',
+  Reconciled: 'Reconciled',
+  NoHostAvailable: 'NoHostAvailable',
+  NotEnoughHosts: 'NotEnoughHosts',
+  NoActiveDataDomain: 'NoActiveDataDomain',
+  HostsCannotReachStorage: 'HostsCannotReachStorage',
+  AsExpected: 'AsExpected',
+  Pending: 'Pending',
+  ManagerMissing: 'ManagerMissing',
+} as const;
+
+/** A condition to set: the time is filled in by setCondition. */
+export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> & {
+  observedGeneration?: number;
+};
+
+/**
+ * Returns a new list with `input` merged in. The transition time is kept when
+ * the status is unchanged, so rewriting the same condition is not a change.
+ */
+export function setCondition(list: readonly Condition[] | undefined, input: ConditionInput, now: Date): Condition[] {
+  const current = list ?? [];
+  const existing = current.find((c) => c.type === input.type);
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    ...(input.observedGeneration !== undefined ? { observedGeneration: input.observedGeneration } : {}),
+    lastTransitionTime:
+      existing && existing.status === input.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    reason: input.reason,
+    message: input.message,
+  };
+  if (!existing) return [...current, next];
+  return current.map((c) => (c.type === input.type ? next : c));
+}
+
+/** The condition of a type, if present. */
+export function findCondition(list: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return list?.find((c) => c.type === type);
+}

@@ -1,0 +1,120 @@
+/**
+ * Host: a plain Linux hypervisor running libvirt and the Drover agent (the
+ * role VDSM plays for oVirt). Phases keep oVirt's meanings.
+ */
+import { z } from 'zod';
+import { conditions, dnsLabel, secretRef } from './common.js';
+import { withRules } from './rules.js';
+
+/** Host phases, as oVirt's HostStatus. */
+export const HOST_PHASES = [
+  'Installing',
+  'Connecting',
+  'Up',
+  'NonResponsive',
+  'NonOperational',
+  'PreparingForMaintenance',
+  'Maintenance',
+  'Error',
+] as const;
+/** A Host phase. */
+export type HostPhase = (typeof HOST_PHASES)[number];
+
+/** A DNS name or an IPv4/IPv6 address. */
+const hostAddress = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$/,
+    'must be a DNS name or an IP address',
+  );
+
+/** Out-of-band power management used for fencing (oVirt's power management). */
+export const powerManagementSpec = withRules(
+  z.object({
+    enabled: z.boolean().default(true),
+    /**
+     * The fence agent: `ipmilan` runs the standard `fence_ipmilan`; `testbed`
+     * kills a test host's processes (development only); others map to `fence_<agent>`.
+     */
+    agent: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a fence agent name such as ipmilan'),
+    /** BMC address. */
+    address: hostAddress.optional(),
+    port: z.int().min(1).max(65535).optional(),
+    /** Secret with `username` and `password` keys for the BMC. */
+    credentialsSecretRef: secretRef.optional(),
+    /** Extra agent options (name → value), passed as `--name=value` arguments. */
+    options: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(256)).optional(),
+  }),
+  [
+    {
+      cel: "self.agent == 'testbed' || has(self.address)",
+      message: 'spec.powerManagement.address is required for this fence agent',
+      check: (v) => v.agent === 'testbed' || v.address !== undefined,
+      fieldPath: '.address',
+    },
+  ],
+);
+
+/** Host.spec */
+export const hostSpec = z.object({
+  /** Address the operator reaches the agent at. */
+  address: hostAddress,
+  /** Agent port (VDSM's is 54321). */
+  port: z.int().min(1).max(65535).default(54321),
+  /** true drains the host (live-migrates every VM away) and puts it in Maintenance. */
+  maintenance: z.boolean().default(false),
+  /** What a drain does with a VM that cannot be migrated: wait (Block) or shut it down (Stop). */
+  drainPolicy: z.enum(['Block', 'Stop']).default('Block'),
+  /** This host may run the self-hosted Manager VM. */
+  selfHostedEngineNode: z.boolean().default(false),
+  /** Storage Pool Manager priority, -1 (never) to 10 (oVirt's spm_priority). */
+  spmPriority: z.int().min(-1).max(10).default(5),
+  powerManagement: powerManagementSpec.optional(),
+});
+
+/** What the agent reports about the machine. */
+export const hostCapabilities = z.object({
+  cpu: z
+    .object({
+      model: z.string().optional(),
+      vendor: z.string().optional(),
+      sockets: z.int().optional(),
+      cores: z.int().optional(),
+      threads: z.int().optional(),
+      flags: z.array(z.string()).optional(),
+    })
+    .optional(),
+  memoryBytes: z.int().optional(),
+  hypervisorType: z.enum(['kvm', 'qemu']).optional(),
+  libvirtVersion: z.string().optional(),
+  qemuVersion: z.string().optional(),
+  agentVersion: z.string().optional(),
+  hostUUID: z.string().optional(),
+});
+
+/** Host.status */
+export const hostStatus = z.object({
+  observedGeneration: z.int().optional(),
+  phase: z.enum(HOST_PHASES).optional(),
+  conditions: conditions.optional(),
+  capabilities: hostCapabilities.optional(),
+  usage: z
+    .object({
+      cpuPercent: z.number().optional(),
+      memoryFreeBytes: z.int().optional(),
+      load1: z.number().optional(),
+      runningVMs: z.int().optional(),
+    })
+    .optional(),
+  /** When the agent last answered (RFC 3339). */
+  lastHeartbeatTime: z.string().optional(),
+  /** Storage domains this host is connected to. */
+  storageDomains: z.array(z.object({ name: dnsLabel, connected: z.boolean(), message: z.string().optional() })).optional(),
+});
+
+/** Host spec with defaults. */
+export type HostSpec = z.infer<typeof hostSpec>;
+/** Host status. */
+export type HostStatus = z.infer<typeof hostStatus>;

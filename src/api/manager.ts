@@ -1,0 +1,144 @@
+/**
+ * Manager: one per namespace, the environment's brain. Standalone (the
+ * operator runs outside the hosts) or SelfHosted (the Manager runs as a highly
+ * available VM on self-hosted engine nodes among the hosts it manages).
+ */
+import { z } from 'zod';
+import { conditions, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
+import { withRules } from './rules.js';
+
+/** Where and how the self-hosted Manager VM runs. */
+export const selfHostedSpec = withRules(
+  z.object({
+    /** The StorageDomain (role HostedEngine) holding the VM's disk, lease and HA metadata. */
+    storageDomain: dnsLabel,
+    /** Selects the self-hosted engine nodes (Hosts with spec.selfHostedEngineNode). */
+    hostSelector: labelSelector,
+    /** The Manager VM itself. */
+    vm: z.object({
+      cpu: z.object({ cores: z.int().min(1).max(64).default(2) }).prefault({}),
+      memory: quantityAtLeast('64Mi', 'spec.selfHosted.vm.memory'),
+      /** Disk image (relative to the storage domain) booted from. */
+      diskImage: relativePath.optional(),
+      /** Direct kernel boot, relative to the storage domain. */
+      kernel: relativePath.optional(),
+      initrd: relativePath.optional(),
+      cmdline: z.string().max(4096).optional(),
+      /** The management bridge the VM attaches to on every node. */
+      bridge: dnsLabel.max(15).default('br0'),
+      macAddress: z
+        .string()
+        .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address such as 52:54:00:12:34:56')
+        .optional(),
+    }),
+    /** HTTP(S) URL answered by the Manager when healthy (ovirt-ha-agent's engine health check). */
+    healthURL: z.url({ protocol: /^https?$/ }).max(2048),
+    /** None, Global (no node acts on the Manager VM, for upgrades) or Local (the listed nodes step aside). */
+    maintenance: z.enum(['None', 'Global', 'Local']).default('None'),
+    /** With maintenance Local: the nodes in local maintenance. */
+    localMaintenanceHosts: z
+      .array(dnsLabel)
+      .max(64)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .optional(),
+  }),
+  [
+    {
+      cel: 'has(self.vm.diskImage) || has(self.vm.kernel)',
+      message: 'spec.selfHosted.vm needs diskImage or kernel',
+      check: (v) => v.vm.diskImage !== undefined || v.vm.kernel !== undefined,
+      fieldPath: '.vm',
+    },
+    {
+      cel: "self.maintenance != 'Local' || (has(self.localMaintenanceHosts) && size(self.localMaintenanceHosts) > 0)",
+      message: 'spec.selfHosted.localMaintenanceHosts is required when maintenance is Local',
+      check: (v) => v.maintenance !== 'Local' || (v.localMaintenanceHosts?.length ?? 0) > 0,
+      fieldPath: '.localMaintenanceHosts',
+    },
+  ],
+);
+
+/** Scheduling policy for VMs (oVirt's cluster scheduling policy). */
+export const schedulingSpec = z.object({
+  /** EvenlyDistributed spreads VMs; PowerSaving packs them onto fewer hosts. */
+  policy: z.enum(['EvenlyDistributed', 'PowerSaving']).default('EvenlyDistributed'),
+  /** Virtual CPUs schedulable per physical CPU thread, in percent (oVirt's CPU overcommit). */
+  cpuOvercommitPercent: z.int().min(100).max(1000).default(400),
+  /** Memory schedulable per physical byte, in percent (oVirt's memory optimization: 100, 150, 200). */
+  memoryOvercommitPercent: z.int().min(50).max(400).default(100),
+});
+
+/** Live migration limits (KubeVirt's defaults). */
+export const migrationPolicySpec = z.object({
+  maxParallelMigrations: z.int().min(1).max(100).default(5),
+  maxOutboundPerHost: z.int().min(1).max(20).default(2),
+  progressTimeoutSeconds: z.int().min(5).max(3600).default(150),
+  bandwidthMiBps: z.int().min(0).max(100000).default(0),
+  autoConverge: z.boolean().default(true),
+  compressed: z.boolean().default(false),
+});
+
+/** Failure detection and fencing timings; short values make tests fast. */
+export const availabilitySpec = z.object({
+  /** How often agents report in. */
+  heartbeatIntervalSeconds: z.int().min(1).max(300).default(5),
+  /** Missed heartbeats for this long make a Host NonResponsive (oVirt: 60 s). */
+  nonResponsiveAfterSeconds: z.int().min(2).max(3600).default(60),
+  /** Fencing is suspended this long after the operator starts (oVirt: 300 s). */
+  fencingGraceSeconds: z.int().min(0).max(3600).default(300),
+  /** Skip fencing while the host still renews its storage heartbeat (oVirt's skipIfSdActive). */
+  skipFencingIfStorageHeartbeat: z.boolean().default(true),
+  /** Skip fencing when more than this percent of hosts lost contact at once (skipIfConnectivityBroken). */
+  skipFencingIfConnectivityBrokenPercent: z.int().min(1).max(100).default(50),
+  /** A VM paused on a storage error is killed after this long so it can restart elsewhere (oVirt: 80 s). */
+  pausedOnStorageErrorKillSeconds: z.int().min(1).max(3600).default(80),
+});
+
+/** Manager.spec */
+export const managerSpec = withRules(
+  z.object({
+    mode: z.enum(['Standalone', 'SelfHosted']).default('Standalone'),
+    selfHosted: selfHostedSpec.optional(),
+    scheduling: schedulingSpec.prefault({}),
+    migration: migrationPolicySpec.prefault({}),
+    availability: availabilitySpec.prefault({}),
+  }),
+  [
+    {
+      cel: "self.mode == 'SelfHosted' ? has(self.selfHosted) : !has(self.selfHosted)",
+      message: 'spec.selfHosted is required when spec.mode is SelfHosted and forbidden otherwise',
+      check: (v) => (v.mode === 'SelfHosted') === (v.selfHosted !== undefined),
+      fieldPath: '.selfHosted',
+    },
+  ],
+);
+
+/** A self-hosted engine node as seen in the shared HA metadata. */
+export const hostedEngineNodeStatus = z.object({
+  name: z.string(),
+  score: z.int(),
+  state: z.string(),
+  lastUpdate: z.string().optional(),
+});
+
+/** Manager.status */
+export const managerStatus = z.object({
+  observedGeneration: z.int().optional(),
+  conditions: conditions.optional(),
+  hosts: z.object({ total: z.int(), up: z.int() }).optional(),
+  storageDomains: z.object({ total: z.int(), active: z.int() }).optional(),
+  virtualMachines: z.object({ total: z.int(), running: z.int() }).optional(),
+  hostedEngine: z
+    .object({
+      host: z.string().optional(),
+      state: z.string().optional(),
+      maintenance: z.string().optional(),
+      nodes: z.array(hostedEngineNodeStatus).optional(),
+    })
+    .optional(),
+});
+
+/** Manager spec as the operator uses it (defaults applied). */
+export type ManagerSpec = z.infer<typeof managerSpec>;
+/** Manager status. */
+export type ManagerStatus = z.infer<typeof managerStatus>;

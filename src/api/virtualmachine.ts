@@ -1,0 +1,175 @@
+/**
+ * VirtualMachine: a VM the environment keeps running (or not) according to its
+ * run strategy, with KubeVirt's runStrategy meanings and oVirt's HA semantics.
+ */
+import { z } from 'zod';
+import { conditions, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
+import { isQuantity, parseQuantity } from './quantity.js';
+import { withRules } from './rules.js';
+
+/** VM phases. */
+export const VM_PHASES = [
+  'Pending',
+  'Scheduling',
+  'Starting',
+  'Running',
+  'Migrating',
+  'Stopping',
+  'Stopped',
+  'Paused',
+  'Failed',
+  'Unknown',
+] as const;
+/** A VM phase. */
+export type VMPhase = (typeof VM_PHASES)[number];
+
+const macAddress = z
+  .string()
+  .max(17)
+  .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address such as 52:54:00:12:34:56')
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, { message: 'must be a unicast MAC address' })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: "!(self.substring(1, 2) in ['1', '3', '5', '7', '9', 'b', 'd', 'f'])",
+        message: 'must be a unicast MAC address',
+      },
+    ],
+  });
+
+/** One disk, created as a thin qcow2 volume on its storage domain. */
+export const diskSpec = z.object({
+  name: dnsLabel,
+  storageDomain: dnsLabel,
+  size: quantityAtLeast('1Mi', 'spec.disks[].size'),
+  /** Boot priority, 1 first; disks without it are not bootable. */
+  bootOrder: z.int().min(1).max(64).optional(),
+  bus: z.enum(['virtio', 'sata', 'scsi']).default('virtio'),
+  readOnly: z.boolean().default(false),
+});
+
+/** One network interface on a host bridge. */
+export const networkSpec = z.object({
+  name: dnsLabel,
+  /** Bridge on every host (Linux bridge names are at most 15 characters). */
+  bridge: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, 'must be a bridge name of at most 15 characters'),
+  /** Chosen by the system (and reported in status) when omitted. */
+  macAddress: macAddress.optional(),
+  model: z.enum(['virtio', 'e1000']).default('virtio'),
+});
+
+/** VirtualMachine.spec */
+export const virtualMachineSpec = withRules(
+  z.object({
+    /** Always restarts after any stop, RerunOnFailure only after a failure, Manual never, Halted keeps it off. */
+    runStrategy: z.enum(['Always', 'RerunOnFailure', 'Manual', 'Halted']).default('Always'),
+    highAvailability: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Restart order after a host failure, 100 first. */
+        priority: z.int().min(0).max(100).default(50),
+      })
+      .prefault({}),
+    cpu: z.object({
+      cores: z.int().min(1).max(256),
+      sockets: z.int().min(1).max(16).default(1),
+      threads: z.int().min(1).max(8).default(1),
+    }),
+    memory: quantityAtLeast('16Mi', 'spec.memory'),
+    /** Auto uses KVM when the host has it, else TCG; KVM or TCG pins the accelerator. */
+    acceleration: z.enum(['Auto', 'KVM', 'TCG']).default('Auto'),
+    /** Direct kernel boot from files on a storage domain. */
+    boot: z
+      .object({
+        storageDomain: dnsLabel,
+        kernel: relativePath,
+        initrd: relativePath.optional(),
+        cmdline: z.string().max(4096).optional(),
+      })
+      .optional(),
+    disks: z
+      .array(diskSpec)
+      .max(32)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional(),
+    networks: z
+      .array(networkSpec)
+      .max(16)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional(),
+    placement: z
+      .object({
+        hostSelector: labelSelector.optional(),
+      })
+      .optional(),
+    /** What happens to the disks when the VM is deleted. */
+    diskDeletionPolicy: z.enum(['Retain', 'Delete']).default('Retain'),
+    /** Seconds a graceful (ACPI) shutdown may take before the VM is forced off. */
+    terminationGracePeriodSeconds: z.int().min(0).max(3600).default(60),
+  }),
+  [
+    {
+      cel: 'has(self.boot) || (has(self.disks) && self.disks.exists(d, has(d.bootOrder)))',
+      message: 'spec.boot or a disk with bootOrder is required: the VM has nothing to boot from',
+      check: (v) => v.boot !== undefined || (v.disks ?? []).some((d) => d.bootOrder !== undefined),
+    },
+    {
+      cel: '!has(self.disks) || self.disks.all(d, !has(d.bootOrder) || self.disks.exists_one(e, has(e.bootOrder) && e.bootOrder == d.bootOrder))',
+      message: 'spec.disks[].bootOrder values must be unique',
+      check: (v) => {
+        const orders = (v.disks ?? []).flatMap((d) => (d.bootOrder === undefined ? [] : [d.bootOrder]));
+        return new Set(orders).size === orders.length;
+      },
+      fieldPath: '.disks',
+    },
+    {
+      cel: '!has(self.networks) || self.networks.all(n, !has(n.macAddress) || self.networks.exists_one(m, has(m.macAddress) && m.macAddress == n.macAddress))',
+      message: 'spec.networks[].macAddress values must be unique',
+      check: (v) => {
+        const macs = (v.networks ?? []).flatMap((n) => (n.macAddress === undefined ? [] : [n.macAddress]));
+        return new Set(macs).size === macs.length;
+      },
+      fieldPath: '.networks',
+    },
+  ],
+);
+
+/** A guest interface as reported by the host. */
+export const vmInterfaceStatus = z.object({
+  name: z.string(),
+  macAddress: z.string(),
+  bridge: z.string().optional(),
+  ipAddress: z.string().optional(),
+});
+
+/** VirtualMachine.status */
+export const virtualMachineStatus = z.object({
+  observedGeneration: z.int().optional(),
+  phase: z.enum(VM_PHASES).optional(),
+  conditions: conditions.optional(),
+  /** The Host the VM runs (or last ran) on. */
+  host: z.string().optional(),
+  /** libvirt domain UUID (the object's UID, stable across hosts). */
+  domainUUID: z.string().optional(),
+  interfaces: z.array(vmInterfaceStatus).optional(),
+  /** Disk volumes as created on their storage domains. */
+  disks: z
+    .array(z.object({ name: z.string(), storageDomain: z.string(), volume: z.string(), created: z.boolean() }))
+    .optional(),
+  /** metadata.generation of the spec the running instance was started from. */
+  runningGeneration: z.int().optional(),
+  startTime: z.string().optional(),
+  /** Why the VM last stopped: Shutdown (by request or from inside), Failed, HostFailure, Migrated. */
+  lastStopReason: z.string().optional(),
+});
+
+/** VM spec with defaults. */
+export type VirtualMachineSpec = z.infer<typeof virtualMachineSpec>;
+/** VM status. */
+export type VirtualMachineStatus = z.infer<typeof virtualMachineStatus>;
+
+/** Memory of a VM in bytes. */
+export function vmMemoryBytes(spec: Pick<VirtualMachineSpec, 'memory'>): number {
+  return isQuantity(spec.memory) ? parseQuantity(spec.memory) : 0;
+}
+

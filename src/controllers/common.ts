@@ -1,0 +1,94 @@
+/**
+ * Steps every reconciler shares: the invalid-spec branch, finalizers, and the
+ * one status write at the end of a reconcile.
+ */
+import type { z } from 'zod';
+import { ConditionType, Reason, setCondition, type Condition } from '../api/index.js';
+import type { KubeObject, ResourceType } from '../kube/types.js';
+import { FINALIZER } from '../operator/resources.js';
+import { writeStatusIfChanged } from '../operator/status.js';
+import { validate } from '../operator/validation.js';
+import type { OperatorContext } from './context.js';
+
+/** A status with conditions and observedGeneration, the shape all kinds share. */
+export interface CommonStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  [key: string]: unknown;
+}
+
+/**
+ * Validates `object` with `schema`. When invalid, writes Ready=False with
+ * reason InvalidSpec and the field paths, records a Warning event once, and
+ * returns undefined: the caller stops there and does not requeue, so an
+ * invalid object costs one reconcile per change, never a hot loop.
+ */
+export async function validateOrReport<S extends z.ZodType>(
+  ctx: OperatorContext,
+  type: ResourceType,
+  object: KubeObject,
+  schema: S,
+): Promise<z.output<S> | undefined> {
+  const result = validate(schema, object);
+  if (result.ok) return result.value;
+  const previous = (object.status ?? {}) as CommonStatus;
+  const status: CommonStatus = {
+    ...previous,
+    observedGeneration: object.metadata.generation,
+    conditions: setCondition(
+      previous.conditions,
+      {
+        type: ConditionType.Ready,
+        status: 'False',
+        reason: Reason.InvalidSpec,
+        message: result.message,
+        observedGeneration: object.metadata.generation,
+      },
+      ctx.now(),
+    ),
+  };
+  if (await writeStatusIfChanged(ctx.client, type, object, status)) {
+    ctx.events.event(object, 'Warning', Reason.InvalidSpec, result.message);
+  }
+  return undefined;
+}
+
+/** Adds Drover's finalizer if missing; returns true when it wrote (the reconcile should end there). */
+export async function ensureFinalizer(ctx: OperatorContext, type: ResourceType, object: KubeObject): Promise<boolean> {
+  const finalizers = object.metadata.finalizers ?? [];
+  if (finalizers.includes(FINALIZER)) return false;
+  await ctx.client.setFinalizers(type, object, [...finalizers, FINALIZER]);
+  return true;
+}
+
+/** Removes Drover's finalizer so the API server can delete the object. */
+export async function removeFinalizer(ctx: OperatorContext, type: ResourceType, object: KubeObject): Promise<void> {
+  const finalizers = object.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) return;
+  await ctx.client.setFinalizers(
+    type,
+    object,
+    finalizers.filter((f) => f !== FINALIZER),
+  );
+}
+
+/** True when the object is being deleted. */
+export function isDeleting(object: KubeObject): boolean {
+  return Boolean(object.metadata.deletionTimestamp);
+}
+
+/** Sets the Ready condition on a status, stamped with the object's generation. */
+export function withReady(
+  ctx: OperatorContext,
+  object: KubeObject,
+  conditions: Condition[] | undefined,
+  ready: boolean,
+  reason: string,
+  message: string,
+): Condition[] {
+  return setCondition(
+    conditions,
+    { type: ConditionType.Ready, status: ready ? 'True' : 'False', reason, message, observedGeneration: object.metadata.generation },
+    ctx.now(),
+  );
+}
