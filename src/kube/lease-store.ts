@@ -57,11 +57,21 @@ export class KubeLeaseStore implements LeaseStore {
         holderIdentity: record.holderIdentity ?? '',
         // The API field is whole seconds; never round a claim down to zero.
         leaseDurationSeconds: Math.max(1, Math.ceil(record.leaseDurationSeconds)),
-        ...(record.acquireTime ? { acquireTime: record.acquireTime } : {}),
-        ...(record.renewTime ? { renewTime: record.renewTime } : {}),
+        ...(record.acquireTime ? { acquireTime: new MicroTime(record.acquireTime) } : {}),
+        ...(record.renewTime ? { renewTime: new MicroTime(record.renewTime) } : {}),
         leaseTransitions: record.leaseTransitions,
       },
     };
+  }
+}
+
+/**
+ * Lease times are metav1.MicroTime, which the API server parses only with six
+ * fractional digits; a plain Date serialises with three and is rejected.
+ */
+export class MicroTime extends Date {
+  override toJSON(): string {
+    return this.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
   }
 }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The `drover` command: `operator` runs the operator, `dev` manages the local
+ * development environment. (`agent` arrives with the host agent.)
+ */
+import { operatorCommand } from './operator-command.js';
+import { devCommand } from './dev-command.js';
+
+const USAGE = `usage: drover <command> [flags]
+
+commands:
+  operator   run the operator (leader-elected; flags: --kubeconfig, --lease-duration, ...)
+  dev up     start a local control plane, the operator and the examples
+  dev down   stop everything 'dev up' started
+  version    print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'operator':
+      return operatorCommand(rest);
+    case 'dev':
+      return devCommand(rest);
+    case 'version':
+      console.log('drover 0.1.0');
+      return 0;
+    default:
+      process.stderr.write(USAGE);
+      return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,54 @@
+/** `drover operator`: run the operator until SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../log.js';
+import { DEFAULT_OPERATOR_OPTIONS, runOperator, type OperatorOptions } from '../operator/operator.js';
+import { parseDuration } from './duration.js';
+
+/** Runs the operator with flags from `argv`. */
+export async function operatorCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
+      identity: { type: 'string' },
+      'lease-duration': { type: 'string' },
+      'renew-deadline': { type: 'string' },
+      'retry-period': { type: 'string' },
+      'health-addr': { type: 'string' },
+      'watch-namespace': { type: 'string' },
+      'max-concurrent-reconciles': { type: 'string' },
+      'backoff-base': { type: 'string' },
+      'backoff-max': { type: 'string' },
+    },
+    strict: true,
+  });
+  const d = DEFAULT_OPERATOR_OPTIONS;
+  const [healthHost, healthPort] = (values['health-addr'] ?? `${d.healthHost}:${d.healthPort}`).split(/:(?=[^:]*$)/);
+  const options: OperatorOptions = {
+    ...d,
+    kubeconfig: values.kubeconfig,
+    leaseNamespace: values['lease-namespace'] ?? d.leaseNamespace,
+    leaseName: values['lease-name'] ?? d.leaseName,
+    identity: values.identity ?? process.env['POD_NAME'],
+    leaseDurationMs: values['lease-duration'] ? parseDuration(values['lease-duration']) : d.leaseDurationMs,
+    renewDeadlineMs: values['renew-deadline'] ? parseDuration(values['renew-deadline']) : d.renewDeadlineMs,
+    retryPeriodMs: values['retry-period'] ? parseDuration(values['retry-period']) : d.retryPeriodMs,
+    healthHost: healthHost || d.healthHost,
+    healthPort: Number(healthPort ?? d.healthPort),
+    watchNamespace: values['watch-namespace'],
+    maxConcurrentReconciles: Number(values['max-concurrent-reconciles'] ?? d.maxConcurrentReconciles),
+    backoffBaseMs: values['backoff-base'] ? parseDuration(values['backoff-base']) : d.backoffBaseMs,
+    backoffMaxMs: values['backoff-max'] ? parseDuration(values['backoff-max']) : d.backoffMaxMs,
+  };
+  const log = createLogger('operator');
+  const operator = await runOperator(options, log);
+  const onSignal = (signal: string) => {
+    log.info({ signal }, 'signal received');
+    void operator.stop();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  return operator.exited;
+}

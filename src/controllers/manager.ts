@@ -1,0 +1,139 @@
+/**
+ * Manager reconciler: validates the Manager and aggregates the environment in
+ * its namespace into status — host, storage and VM counts, and whether VMs can
+ * be highly available (at least two Up hosts that all reach an Active Data
+ * storage domain), with a reason when not.
+ */
+import {
+  ConditionType,
+  managerObject,
+  Reason,
+  setCondition,
+  type Condition,
+  type ManagerStatus,
+} from '../api/index.js';
+import type { Reconciler } from '../runtime/controller.js';
+import type { KubeObject } from '../kube/types.js';
+import { Resources } from '../operator/resources.js';
+import { writeStatusIfChanged } from '../operator/status.js';
+import { validateOrReport, withReady } from './common.js';
+import type { OperatorContext } from './context.js';
+
+/** Hosts needed for VM high availability. */
+export const MIN_HA_HOSTS = 2;
+
+interface Summary {
+  hostsTotal: number;
+  hostsUp: string[];
+  activeData: string[];
+  storageTotal: number;
+  /** Up hosts not connected to every Active Data domain. */
+  unreachable: { host: string; domain: string }[];
+  vmsTotal: number;
+  vmsRunning: number;
+}
+
+type AnyStatus = { phase?: string; hosts?: { name: string; connected: boolean }[] };
+
+/** Summarises the namespace from the informer caches. */
+export function summarize(hosts: KubeObject[], domains: KubeObject[], vms: KubeObject[]): Summary {
+  const hostsUp = hosts.filter((h) => (h.status as AnyStatus | undefined)?.phase === 'Up').map((h) => h.metadata.name).sort();
+  const activeDataDomains = domains.filter(
+    (d) => (d.status as AnyStatus | undefined)?.phase === 'Active' && ((d.spec as { role?: string } | undefined)?.role ?? 'Data') === 'Data',
+  );
+  const unreachable: Summary['unreachable'] = [];
+  for (const domain of activeDataDomains) {
+    const connected = new Set(((domain.status as AnyStatus).hosts ?? []).filter((h) => h.connected).map((h) => h.name));
+    for (const host of hostsUp) if (!connected.has(host)) unreachable.push({ host, domain: domain.metadata.name });
+  }
+  return {
+    hostsTotal: hosts.length,
+    hostsUp,
+    activeData: activeDataDomains.map((d) => d.metadata.name).sort(),
+    storageTotal: domains.length,
+    unreachable,
+    vmsTotal: vms.length,
+    vmsRunning: vms.filter((v) => (v.status as AnyStatus | undefined)?.phase === 'Running').length,
+  };
+}
+
+/** StorageReachable and HighlyAvailable from a summary. */
+export function availabilityConditions(s: Summary): { storage: [boolean, string, string]; ha: [boolean, string, string] } {
+  let storage: [boolean, string, string];
+  if (s.activeData.length === 0) {
+    storage = [false, Reason.NoActiveDataDomain, 'no Data storage domain is Active'];
+  } else if (s.unreachable.length > 0) {
+    const detail = s.unreachable.map((u) => `${u.host} cannot reach ${u.domain}`).join(', ');
+    storage = [false, Reason.HostsCannotReachStorage, detail];
+  } else {
+    storage = [true, Reason.AsExpected, `every Up host reaches ${s.activeData.join(', ')}`];
+  }
+  let ha: [boolean, string, string];
+  if (s.hostsUp.length < MIN_HA_HOSTS) {
+    ha = [false, Reason.NotEnoughHosts, `${s.hostsUp.length} of ${s.hostsTotal} hosts Up; at least ${MIN_HA_HOSTS} are needed`];
+  } else if (!storage[0]) {
+    ha = [false, storage[1], storage[2]];
+  } else {
+    ha = [true, Reason.AsExpected, `${s.hostsUp.length} hosts Up (${s.hostsUp.join(', ')}) reach Active Data storage`];
+  }
+  return { storage, ha };
+}
+
+/** The Manager reconciler. */
+export function managerReconciler(ctx: OperatorContext): Reconciler {
+  return async (key) => {
+    const object = ctx.informers.managers.get(key);
+    if (!object) return;
+    const manager = await validateOrReport(ctx, Resources.Manager, object, managerObject);
+    if (!manager) return;
+    const namespace = object.metadata.namespace;
+    const generation = object.metadata.generation;
+    const previous = (object.status ?? {}) as ManagerStatus;
+    const now = ctx.now();
+    let conditions: Condition[] | undefined = previous.conditions;
+
+    const others = ctx.informers.managers
+      .list(namespace)
+      .filter((m) => m.metadata.uid !== object.metadata.uid)
+      .filter((m) => olderThan(m, object));
+    const summary = summarize(
+      ctx.informers.hosts.list(namespace),
+      ctx.informers.storageDomains.list(namespace),
+      ctx.informers.virtualMachines.list(namespace),
+    );
+    const { storage, ha } = availabilityConditions(summary);
+    const set = (type: string, [ok, reason, message]: [boolean, string, string]) => {
+      conditions = setCondition(conditions, { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation }, now);
+    };
+    set(ConditionType.StorageReachable, storage);
+    set(ConditionType.HighlyAvailable, ha);
+    if (others.length > 0) {
+      conditions = withReady(ctx, object, conditions, false, 'DuplicateManager', `Manager ${others[0]!.metadata.name} already manages namespace ${namespace}; only one Manager per namespace is allowed`);
+    } else if (manager.spec.mode === 'SelfHosted') {
+      conditions = withReady(ctx, object, conditions, false, 'HostedEngineUnavailable', 'no self-hosted engine node reports the Manager VM as running');
+    } else {
+      conditions = withReady(ctx, object, conditions, true, Reason.Reconciled, 'the Manager is reconciling this namespace');
+    }
+    const status: ManagerStatus = {
+      ...previous,
+      observedGeneration: generation,
+      conditions,
+      hosts: { total: summary.hostsTotal, up: summary.hostsUp.length },
+      storageDomains: { total: summary.storageTotal, active: summary.activeData.length },
+      virtualMachines: { total: summary.vmsTotal, running: summary.vmsRunning },
+    };
+    if (await writeStatusIfChanged(ctx.client, Resources.Manager, object, status)) {
+      const wasHA = previous.conditions?.find((c) => c.type === ConditionType.HighlyAvailable)?.status;
+      if (wasHA !== undefined && wasHA !== (ha[0] ? 'True' : 'False')) {
+        ctx.events.event(object, ha[0] ? 'Normal' : 'Warning', ha[1], `HighlyAvailable is now ${ha[0]}: ${ha[2]}`);
+      }
+    }
+  };
+}
+
+/** Creation order (then name) decides which of two Managers in a namespace is the real one. */
+function olderThan(a: KubeObject, b: KubeObject): boolean {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
+}

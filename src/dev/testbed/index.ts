@@ -1,0 +1,21 @@
+/** Multi-host libvirt test bed on one machine (network + mount namespaces). */
+export {
+  DEFAULT_NAME_PREFIX,
+  DEFAULT_QEMU_CAPS_CACHE_DIR,
+  STATE_FILE,
+  down,
+  findBinary,
+  hostExec,
+  hostProcesses,
+  readState,
+  startOnHost,
+  tail,
+  up,
+} from './testbed.js';
+export type { HostExecOptions, StartOptions, Testbed, TestbedHost, TestbedOptions, TestbedProcess } from './testbed.js';
+export { DEFAULT_SUBNET, GUEST_OFFSET, HOST_OFFSET, addressAt, guestAddress, hostAddress, inSubnet, parseSubnet } from './subnet.js';
+export type { TestbedSubnet } from './subnet.js';
+export { ExecError, run, runChecked, sleep } from './exec.js';
+export type { ExecOptions, ExecResult } from './exec.js';
+export { isAlive, processesInNamespaces } from './processes.js';
+export type { FoundProcess } from './processes.js';

@@ -1,0 +1,156 @@
+/**
+ * The operator process: informers for Drover's kinds (started at once, so a
+ * standby has warm caches), controllers started only while this replica holds
+ * the Lease, /healthz /readyz /metrics, and a graceful SIGTERM: stop intake,
+ * finish in-flight reconciles, release the Lease, exit.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { KubeObjectClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
+import { KubeEventRecorder } from '../kube/events.js';
+import { Informer } from '../kube/informer.js';
+import { KubeLeaseStore } from '../kube/lease-store.js';
+import { createControllers } from '../controllers/register.js';
+import type { Informers, OperatorContext } from '../controllers/context.js';
+import { Controller } from '../runtime/controller.js';
+import { HealthServer } from '../runtime/health-server.js';
+import { LeaderElector } from '../runtime/leader-election.js';
+import { defaultControllerRateLimiter } from '../runtime/backoff.js';
+import { Registry, RuntimeMetrics, defaultProcessMetrics } from '../runtime/metrics.js';
+import { Resources } from './resources.js';
+
+/** Operator settings (flags and environment). */
+export interface OperatorOptions {
+  kubeconfig?: string;
+  /** Namespace of the leader-election Lease (the operator's own namespace). */
+  leaseNamespace: string;
+  leaseName: string;
+  /** Unique identity of this replica. */
+  identity?: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** Health and metrics listener. */
+  healthHost: string;
+  healthPort: number;
+  /** Watch one namespace only (undefined: all namespaces). */
+  watchNamespace?: string;
+  maxConcurrentReconciles: number;
+  /** First retry delay of a failing reconcile, ms (client-go: 5 ms). */
+  backoffBaseMs: number;
+  /** Longest retry delay, ms (client-go: 1000 s). */
+  backoffMaxMs: number;
+  /** How long a graceful stop waits for in-flight reconciles, ms. */
+  shutdownTimeoutMs: number;
+}
+
+/** Defaults as in client-go and controller-runtime. */
+export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
+  leaseNamespace: process.env['POD_NAMESPACE'] ?? 'drover-system',
+  leaseName: 'drover-operator',
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+  healthHost: '0.0.0.0',
+  healthPort: 8081,
+  maxConcurrentReconciles: 4,
+  backoffBaseMs: 5,
+  backoffMaxMs: 1_000_000,
+  shutdownTimeoutMs: 30_000,
+};
+
+/** A running operator; `stop()` is what SIGTERM does. */
+export interface RunningOperator {
+  stop(): Promise<void>;
+  isLeader(): boolean;
+  healthPort(): number;
+  /** Resolves when the process should exit, with the exit code. */
+  exited: Promise<number>;
+}
+
+/** Starts the operator. */
+export async function runOperator(options: OperatorOptions, log: Logger): Promise<RunningOperator> {
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
+  const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
+  const client = new KubeObjectClient(kubeConfig, 'drover-operator');
+  const informerLog = log.child({ component: 'informer' });
+  const informers: Informers = {
+    managers: new Informer(client, Resources.Manager, options.watchNamespace, informerLog),
+    hosts: new Informer(client, Resources.Host, options.watchNamespace, informerLog),
+    storageDomains: new Informer(client, Resources.StorageDomain, options.watchNamespace, informerLog),
+    virtualMachines: new Informer(client, Resources.VirtualMachine, options.watchNamespace, informerLog),
+    migrations: new Informer(client, Resources.VirtualMachineMigration, options.watchNamespace, informerLog),
+  };
+  const ctx: OperatorContext = {
+    client,
+    informers,
+    events: new KubeEventRecorder(kubeConfig, 'drover-operator', identity, log),
+    log,
+    now: () => new Date(),
+  };
+
+  const registry = new Registry();
+  defaultProcessMetrics(registry);
+  const runtimeMetrics = new RuntimeMetrics(registry);
+  const health = new HealthServer({ host: options.healthHost, port: options.healthPort, registry, logger: log });
+  const all = Object.values(informers);
+  health.addReadyzCheck('informers-synced', () => all.every((i) => i.hasSynced()));
+  await health.listen();
+  for (const informer of all) informer.start();
+
+  let controllers: Controller[] = [];
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let stopping = false;
+
+  const elector = new LeaderElector({
+    identity,
+    name: options.leaseName,
+    store: new KubeLeaseStore(kubeConfig, options.leaseNamespace, options.leaseName),
+    leaseDurationMs: options.leaseDurationMs,
+    renewDeadlineMs: options.renewDeadlineMs,
+    retryPeriodMs: options.retryPeriodMs,
+    logger: log,
+    metrics: runtimeMetrics.leaderElection(options.leaseName),
+    callbacks: {
+      onStartedLeading: async (signal) => {
+        log.info({ identity }, 'became leader, starting controllers');
+        await Promise.all(all.map((i) => i.waitForSync()));
+        if (signal.aborted) return;
+        controllers = createControllers(ctx, {
+          metrics: runtimeMetrics,
+          maxConcurrentReconciles: options.maxConcurrentReconciles,
+          rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
+        });
+        for (const c of controllers) c.start();
+        // Leader-only work ends when leadership does: drain the controllers
+        // before the Lease is released, so two leaders never reconcile at once.
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await Promise.all(controllers.map((c) => c.stop(options.shutdownTimeoutMs)));
+      },
+      onStoppedLeading: () => {
+        if (!stopping) {
+          // Lost the Lease without being asked to stop: exit so a restart
+          // campaigns afresh, as client-go operators do.
+          log.error({ identity }, 'lost leadership, exiting');
+          resolveExit(1);
+        }
+      },
+      onNewLeader: (leader) => log.info({ leader }, 'observed leader'),
+    },
+  });
+  elector.start();
+
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down: stopping controllers and releasing the lease');
+    await elector.stop({ release: true });
+    await Promise.all(all.map((i) => i.stop()));
+    await health.close();
+    resolveExit(0);
+  };
+  return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), exited };
+}
