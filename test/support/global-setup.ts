@@ -1,21 +1,29 @@
 /**
  * Starts the real control plane (etcd + kube-apiserver with RBAC) once for
- * the integration suite, builds dist/ for the operator processes the tests
- * start, and installs the CRDs. Tests find it through DROVER_TEST_* variables.
+ * the integration suite, after building dist/ (the operator processes the
+ * tests start run from it), and installs the CRDs. Tests find it through
+ * DROVER_TEST_* variables.
+ *
+ * Jest loads this file outside its module mapper, so it imports the compiled
+ * modules from dist/ rather than the TypeScript sources.
  */
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startControlPlane } from '../../src/dev/controlplane.js';
-import { run } from '../../src/dev/exec.js';
+import { pathToFileURL } from 'node:url';
+
+type ControlPlane = typeof import('../../src/dev/controlplane.js');
+type Exec = typeof import('../../src/dev/exec.js');
 
 export default async function globalSetup(): Promise<void> {
   const repoRoot = resolve(import.meta.dirname, '../..');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+  const load = async <T>(path: string) => (await import(pathToFileURL(join(repoRoot, 'dist', path)).href)) as T;
+  const { startControlPlane } = await load<ControlPlane>('dev/controlplane.js');
+  const { run } = await load<Exec>('dev/exec.js');
   const stateDir = process.env['DROVER_TEST_STATE'] ?? join(repoRoot, '.drover', 'test');
-  await mkdir(stateDir, { recursive: true });
-  const [state] = await Promise.all([
-    startControlPlane(repoRoot, stateDir, (m) => console.log(m)),
-    run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot }),
-  ]);
+  mkdirSync(stateDir, { recursive: true });
+  const state = await startControlPlane(repoRoot, stateDir, (m) => console.log(m));
   process.env['DROVER_TEST_STATE'] = stateDir;
   process.env['DROVER_TEST_KUBECONFIG'] = state.adminKubeconfig;
   process.env['DROVER_TEST_APISERVER'] = state.url;
