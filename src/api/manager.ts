@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { conditions, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
 import { withRules } from './rules.js';
+import { macAddress } from './virtualmachine.js';
 
 /** Where and how the self-hosted Manager VM runs. */
 export const selfHostedSpec = withRules(
@@ -26,10 +27,7 @@ export const selfHostedSpec = withRules(
       cmdline: z.string().max(4096).optional(),
       /** The management bridge the VM attaches to on every node. */
       bridge: dnsLabel.max(15).default('br0'),
-      macAddress: z
-        .string()
-        .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address such as 52:54:00:12:34:56')
-        .optional(),
+      macAddress: macAddress.optional(),
     }),
     /** HTTP(S) URL answered by the Manager when healthy (ovirt-ha-agent's engine health check). */
     healthURL: z.url({ protocol: /^https?$/ }).max(2048),
@@ -39,6 +37,7 @@ export const selfHostedSpec = withRules(
     localMaintenanceHosts: z
       .array(dnsLabel)
       .max(64)
+      .refine((hs) => new Set(hs).size === hs.length, { message: 'spec.selfHosted.localMaintenanceHosts must not contain duplicates' })
       .meta({ 'x-kubernetes-list-type': 'set' })
       .optional(),
   }),
@@ -54,6 +53,12 @@ export const selfHostedSpec = withRules(
       message: 'spec.selfHosted.localMaintenanceHosts is required when maintenance is Local',
       check: (v) => v.maintenance !== 'Local' || (v.localMaintenanceHosts?.length ?? 0) > 0,
       fieldPath: '.localMaintenanceHosts',
+    },
+    {
+      cel: "isURL(self.healthURL) && url(self.healthURL).getScheme() in ['http', 'https']",
+      message: 'spec.selfHosted.healthURL must be an http or https URL',
+      check: (v) => URL.canParse(v.healthURL) && ['http:', 'https:'].includes(new URL(v.healthURL).protocol),
+      fieldPath: '.healthURL',
     },
   ],
 );

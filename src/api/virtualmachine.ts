@@ -23,7 +23,8 @@ export const VM_PHASES = [
 /** A VM phase. */
 export type VMPhase = (typeof VM_PHASES)[number];
 
-const macAddress = z
+/** A unicast MAC address (lower case), as Drover accepts for NICs. */
+export const macAddress = z
   .string()
   .max(17)
   .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC address such as 52:54:00:12:34:56')
@@ -90,11 +91,13 @@ export const virtualMachineSpec = withRules(
     disks: z
       .array(diskSpec)
       .max(32)
+      .refine((ds) => new Set(ds.map((d) => d.name)).size === ds.length, { message: 'spec.disks[].name values must be unique' })
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .optional(),
     networks: z
       .array(networkSpec)
       .max(16)
+      .refine((ns) => new Set(ns.map((n) => n.name)).size === ns.length, { message: 'spec.networks[].name values must be unique' })
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .optional(),
     placement: z

@@ -5,6 +5,7 @@
  */
 import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { KINDS } from '../api/kinds.js';
 import { buildCrd } from '../api/crd.js';
@@ -48,4 +49,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run only as a program, so tests can import renderCrds without writing crds/.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
