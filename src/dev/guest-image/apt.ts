@@ -20,39 +20,50 @@ const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' };
 let updatedOnce = false;
 
 /**
- * Looks up the candidate version of a package with `apt-cache show`.
- * When apt knows nothing about it (lists never downloaded on a fresh machine)
+ * Looks up the candidate versions of packages with one `apt-cache show`
+ * (each call costs about a second where apt keeps no binary cache). When apt
+ * knows nothing about one of them (lists never downloaded on a fresh machine)
  * it runs `apt-get update` once and tries again.
  */
-export async function aptCandidate(name: string): Promise<AptPackage> {
+export async function aptCandidates(names: readonly string[]): Promise<AptPackage[]> {
   for (;;) {
-    const res = await run(['apt-cache', 'show', '--no-all-versions', name], { env: APT_ENV });
-    const fields = parseControl(res.stdout);
-    const version = fields.get('Version');
-    if (res.code === 0 && version) {
-      return { name, version, depends: fields.get('Depends') ?? '' };
+    const res = await run(['apt-cache', 'show', '--no-all-versions', ...names], { env: APT_ENV });
+    const byName = new Map<string, AptPackage>();
+    for (const stanza of res.stdout.split(/\n\s*\n/)) {
+      const fields = parseControl(stanza);
+      const name = fields.get('Package');
+      const version = fields.get('Version');
+      if (name && version && !byName.has(name)) byName.set(name, { name, version, depends: fields.get('Depends') ?? '' });
     }
+    const missing = names.filter((n) => !byName.has(n));
+    if (missing.length === 0) return names.map((n) => byName.get(n) as AptPackage);
     if (updatedOnce) {
-      throw new Error(`apt-cache show ${name} found no candidate: ${res.stderr.trim() || '(no output)'}`);
+      throw new Error(`apt-cache show found no candidate for ${missing.join(', ')}: ${res.stderr.trim() || '(no output)'}`);
     }
     updatedOnce = true;
     await runChecked(['apt-get', 'update', '-q'], { env: APT_ENV, timeoutMs: 300_000 });
   }
 }
 
+/** Candidate version of one package (see {@link aptCandidates}). */
+export async function aptCandidate(name: string): Promise<AptPackage> {
+  const [pkg] = await aptCandidates([name]);
+  if (!pkg) throw new Error(`no candidate for ${name}`);
+  return pkg;
+}
+
 /**
  * Resolves the versioned kernel image behind a meta package such as
- * `linux-image-cloud-amd64` (whose only job is to depend on
- * `linux-image-<abi>-cloud-amd64`).
+ * `linux-image-cloud-amd64`, whose only job is to depend on
+ * `linux-image-<abi>-cloud-amd64 (= <version>)`. The exact version is in that
+ * dependency, which saves a second apt-cache call.
  */
-export async function resolveKernelPackage(meta: string): Promise<AptPackage> {
-  const metaPkg = await aptCandidate(meta);
-  const dep = metaPkg.depends
-    .split(',')
-    .map((d) => d.trim().split(/\s+/)[0] ?? '')
-    .find((d) => /^linux-image-\d/.test(d));
-  if (!dep) throw new Error(`${meta} ${metaPkg.version} depends on no linux-image-<version> package: "${metaPkg.depends}"`);
-  return aptCandidate(dep);
+export function kernelFromMeta(meta: AptPackage): AptPackage {
+  for (const alt of meta.depends.split(',')) {
+    const m = /^\s*(linux-image-\d\S*)\s*(?:\(\s*=\s*([^)\s]+)\s*\))?/.exec(alt);
+    if (m?.[1] && m[2]) return { name: m[1], version: m[2], depends: '' };
+  }
+  throw new Error(`${meta.name} ${meta.version} depends on no linux-image-<abi> package with an exact version: "${meta.depends}"`);
 }
 
 /** Downloads `pkg` (exact version) into `dir` and returns the `.deb` path. */

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { runChecked } from '../testbed/exec.js';
-import { aptCandidate, aptDownload, debExtract, resolveKernelPackage } from './apt.js';
+import { aptCandidates, aptDownload, debExtract, kernelFromMeta } from './apt.js';
 import { resolveLoadOrder } from './kmod.js';
 
 /** Where built images are cached by default (outside the repository). */
@@ -117,11 +117,12 @@ export function guestCmdline(image: Pick<GuestImage, 'cmdlineBase'>, net: GuestN
  *   builder version.
  */
 export async function ensureGuestImage(cacheDir: string = DEFAULT_GUEST_CACHE_DIR): Promise<GuestImage> {
-  const [kernelPkg, busyboxPkg, initScript] = await Promise.all([
-    resolveKernelPackage(KERNEL_META_PACKAGE),
-    aptCandidate(BUSYBOX_PACKAGE),
+  const [[metaPkg, busyboxPkg], initScript] = await Promise.all([
+    aptCandidates([KERNEL_META_PACKAGE, BUSYBOX_PACKAGE]),
     readFile(initScriptPath()),
   ]);
+  if (!metaPkg || !busyboxPkg) throw new Error('apt returned too few packages');
+  const kernelPkg = kernelFromMeta(metaPkg);
   const key = createHash('sha256')
     .update(
       JSON.stringify({

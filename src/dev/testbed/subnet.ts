@@ -39,12 +39,13 @@ function toIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-/** Parses `a.b.c.d/len` (prefix 8..28), rejecting host bits and subnets outside 10.0.0.0/8. */
+/** Parses `a.b.c.d/len` (prefix 8..24), rejecting host bits and subnets outside 10.0.0.0/8. */
 export function parseSubnet(cidr: string): TestbedSubnet {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr.trim());
   if (!m || m[1] === undefined || m[2] === undefined) throw new Error(`invalid subnet (want a.b.c.d/len): ${cidr}`);
   const prefixLength = Number(m[2]);
-  if (prefixLength < 8 || prefixLength > 28) throw new Error(`subnet prefix must be /8../28: ${cidr}`);
+  // Hosts sit at .11+ and guests at .101+, so a /24 is the smallest that fits.
+  if (prefixLength < 8 || prefixLength > 24) throw new Error(`subnet prefix must be /8../24: ${cidr}`);
   const base = toInt(m[1]);
   const mask = (0xffffffff << (32 - prefixLength)) >>> 0;
   if ((base & ~mask) >>> 0 !== 0) throw new Error(`subnet has host bits set: ${cidr}`);

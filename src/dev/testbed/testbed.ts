@@ -191,8 +191,9 @@ async function writeState(s: Testbed): Promise<void> {
 // ---------------------------------------------------------------------------
 // Running things inside a host
 
-function nsenterArgs(host: TestbedHost): string[] {
-  return ['nsenter', `--net=${host.netnsPath}`, `--mount=${host.mountNsPath}`, `--uts=${host.utsNsPath}`, '--'];
+/** nsenter options entering a host's namespaces, up to and including `--`. */
+function nsenterOptions(host: TestbedHost): string[] {
+  return [`--net=${host.netnsPath}`, `--mount=${host.mountNsPath}`, `--uts=${host.utsNsPath}`, '--'];
 }
 
 /** Options for {@link hostExec}. */
@@ -207,7 +208,7 @@ export interface HostExecOptions extends ExecOptions {
  * non-zero exit; pass `check: false` to inspect the result instead.
  */
 export async function hostExec(host: TestbedHost, argv: readonly string[], opts: HostExecOptions = {}): Promise<ExecResult> {
-  const full = [...nsenterArgs(host), ...argv];
+  const full = ['nsenter', ...nsenterOptions(host), ...argv];
   const result = await run(full, opts);
   if ((opts.check ?? true) && result.code !== 0) throw new ExecError(full, result);
   return result;
@@ -237,7 +238,7 @@ export async function startOnHost(
   const fd = openSync(logFile, 'a');
   let pid: number;
   try {
-    const child = spawn(nsenterArgs(host)[0] ?? 'nsenter', [...nsenterArgs(host).slice(1), ...argv], {
+    const child = spawn('nsenter', [...nsenterOptions(host), ...argv], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,
@@ -297,7 +298,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
 
   await preflight();
   if (await readState(stateDir)) await down(stateDir);
-  await assertSubnetFree(subnet, namePrefix);
+  await assertNoConflicts(subnet, namePrefix, hostsWanted);
 
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   // QEMU runs as libvirt-qemu and must traverse the state and shared dirs.
@@ -361,6 +362,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     await runChecked(['mount', '--make-private', nsDir]);
 
     await runChecked(['ip', 'link', 'add', 'name', tb.bridge, 'type', 'bridge']);
+    await runChecked(['ip', 'link', 'set', 'dev', tb.bridge, 'alias', `${BRIDGE_ALIAS_PREFIX}${stateDir}`]);
     await runChecked(['ip', 'addr', 'add', `${subnet.gateway}/${subnet.prefixLength}`, 'dev', tb.bridge]);
     await runChecked(['ip', 'link', 'set', tb.bridge, 'up']);
 
@@ -527,8 +529,13 @@ export async function down(stateDir: string): Promise<void> {
       await rm(path.join(h.runDir, 'run'), { recursive: true, force: true });
     }
     if (await linkExists(tb.bridge)) {
-      const r = await run(['ip', 'link', 'del', tb.bridge]);
-      if (r.code !== 0) problems.push(`ip link del ${tb.bridge}: ${r.stderr.trim()}`);
+      const owner = await bridgeOwner(tb.bridge);
+      if (owner !== undefined && owner !== stateDir) {
+        // Created by another test bed after ours was gone: not ours to delete.
+      } else {
+        const r = await run(['ip', 'link', 'del', tb.bridge]);
+        if (r.code !== 0) problems.push(`ip link del ${tb.bridge}: ${r.stderr.trim()}`);
+      }
     }
   }
   // Whatever is still mounted below the state dir (the private ns dir, ns
@@ -583,17 +590,41 @@ export async function findBinary(name: string): Promise<string> {
   throw new Error(`${name} not found`);
 }
 
-/** Refuses a subnet that some interface not belonging to this test bed already uses. */
-async function assertSubnetFree(subnet: TestbedSubnet, namePrefix: string): Promise<void> {
+/**
+ * Refuses to start where another test bed (or anything else) already uses the
+ * names or the subnet, before anything is recorded: a failed up() tears down
+ * what its state file lists, and that must never be somebody else's.
+ */
+async function assertNoConflicts(subnet: TestbedSubnet, namePrefix: string, hosts: number): Promise<void> {
+  const bridge = `${namePrefix}-br`;
+  if (await linkExists(bridge)) {
+    const owner = await bridgeOwner(bridge);
+    throw new Error(
+      `interface ${bridge} already exists${owner ? ` (test bed in ${owner})` : ''}: run down() on that state dir, or use another namePrefix and subnet`,
+    );
+  }
+  for (let i = 1; i <= hosts; i++) {
+    if (existsSync(`/run/netns/${namePrefix}-${i}`)) {
+      throw new Error(`network namespace ${namePrefix}-${i} already exists: another test bed uses namePrefix ${namePrefix}`);
+    }
+  }
   const r = await runChecked(['ip', '-o', '-4', 'addr', 'show']);
   for (const line of r.stdout.split('\n')) {
     const m = /^\d+:\s+(\S+)\s+inet\s+(\d+\.\d+\.\d+\.\d+)\//.exec(line);
     if (!m || m[1] === undefined || m[2] === undefined) continue;
-    if (m[1] === `${namePrefix}-br`) continue;
     if (inSubnet(m[2], subnet)) {
       throw new Error(`subnet ${subnet.cidr} is already in use on ${m[1]} (${m[2]}); pass another subnet`);
     }
   }
+}
+
+/** Prefix of the management bridge's ifalias, naming the state dir that owns it. */
+const BRIDGE_ALIAS_PREFIX = 'drover-testbed:';
+
+/** State dir recorded in a management bridge's alias, if any. */
+async function bridgeOwner(bridge: string): Promise<string | undefined> {
+  const alias = (await readFile(`/sys/class/net/${bridge}/ifalias`, 'utf8').catch(() => '')).trim();
+  return alias.startsWith(BRIDGE_ALIAS_PREFIX) ? alias.slice(BRIDGE_ALIAS_PREFIX.length) : undefined;
 }
 
 /** Inode of a namespace file, only if it really is one (a bind-mounted nsfs inode). */
