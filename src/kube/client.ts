@@ -73,6 +73,19 @@ export class KubeObjectClient implements ObjectClient {
     return { items, resourceVersion };
   }
 
+  async create(type: ResourceType, object: KubeObject): Promise<KubeObject> {
+    return (await call(() =>
+      this.api.createNamespacedCustomObject({
+        group: type.group,
+        version: type.version,
+        namespace: object.metadata.namespace ?? 'default',
+        plural: type.plural,
+        body: object,
+        fieldManager: this.fieldManager,
+      }),
+    )) as KubeObject;
+  }
+
   async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     try {
       return (await call(() =>

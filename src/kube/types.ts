@@ -69,6 +69,8 @@ export const isConflict = (error: unknown): boolean => error instanceof ApiError
 export interface ObjectClient {
   /** Lists objects (all namespaces when `namespace` is undefined), following continue tokens. */
   list(type: ResourceType, namespace?: string): Promise<{ items: KubeObject[]; resourceVersion: string }>;
+  /** Creates an object (namespace from its metadata). */
+  create(type: ResourceType, object: KubeObject): Promise<KubeObject>;
   /** Reads one object, undefined when it doesn't exist. */
   get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
   /**

@@ -12,6 +12,8 @@ const NAMES = [
   'process_cpu_seconds_total',
   'process_start_time_seconds',
   'nodejs_heap_size_used_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_external_memory_bytes',
 ] as const;
 
 function gauge(name: string, help: string, value: number, type: 'gauge' | 'counter' = 'gauge'): MetricFamily {
@@ -34,6 +36,8 @@ export class ProcessCollector implements Collector {
       gauge('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', (cpu.user + cpu.system) / 1e6, 'counter'),
       gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.', this.startSeconds),
       gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', mem.heapUsed),
+      gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', mem.heapTotal),
+      gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', mem.external),
     ];
   }
 }
