@@ -3,8 +3,7 @@
  * test/invalid/ must be rejected by a server-side dry-run apply, with an error
  * naming the field (the file's `# expect:` header). The examples are the
  * control: they pass the same command, so the rejections are not caused by
- * the namespace, the CRDs missing, or the command itself. A file with
- * `# known-gap: server (...)` records an src/api bug and runs as test.failing.
+ * the namespace, the CRDs missing, or the command itself.
  */
 import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -36,7 +35,6 @@ interface CorpusFile {
   file: string;
   text: string;
   expect: string;
-  serverGap: string | undefined;
   unknownField: boolean;
 }
 
@@ -48,9 +46,8 @@ const corpus: CorpusFile[] = readdirSync(CORPUS_DIR)
     const lines = text.split('\n');
     const expectMatch = /^# expect: (.+)$/.exec(lines[0] ?? '');
     if (!expectMatch?.[1]) throw new Error(`${file}: the first line must be "# expect: <substring>"`);
-    const gap = lines.map((l) => /^# known-gap: server \((.+)\)$/.exec(l)?.[1]).find((v) => v !== undefined);
     const unknownField = lines.some((l) => /^# zod: skip \(.*unknown (key|field)/i.test(l));
-    return { file, text, expect: expectMatch[1].trim(), serverGap: gap, unknownField };
+    return { file, text, expect: expectMatch[1].trim(), unknownField };
   });
 
 let ns: string;
@@ -74,9 +71,7 @@ describe('invalid corpus is rejected by the API server', () => {
   });
 
   for (const c of corpus) {
-    const run = c.serverGap ? test.failing : test;
-    const label = c.serverGap ? ` [KNOWN GAP: ${c.serverGap}]` : '';
-    run(`${c.file}: rejected naming "${c.expect}"${label}`, async () => {
+    test(`${c.file}: rejected naming "${c.expect}"`, async () => {
       const result = await dryRunApply(c.text.replaceAll('PLACEHOLDER_NS', ns));
       expect(result.ok).toBe(false);
       expect(result.stderr).toContain(c.expect);
