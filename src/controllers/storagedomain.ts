@@ -53,7 +53,8 @@ export function storageDomainReconciler(ctx: OperatorContext): Reconciler {
     const upHosts = ctx.informers.hosts
       .list(object.metadata.namespace)
       .filter((h) => (h.status as { phase?: string } | undefined)?.phase === 'Up');
-    const phase: StorageDomainPhase = upHosts.length === 0 ? 'Unattached' : previous.phase ?? 'Activating';
+    const phase: StorageDomainPhase =
+      upHosts.length === 0 ? 'Unattached' : previous.phase === undefined || previous.phase === 'Unattached' ? 'Activating' : previous.phase;
     const ready: [boolean, string, string] =
       phase === 'Active'
         ? [true, 'Active', 'the domain is active']

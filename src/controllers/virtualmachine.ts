@@ -32,7 +32,11 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
   return hosts.map((h) => {
     const status = (h.status ?? {}) as HostStatus;
     const spec = (h.spec ?? {}) as { maintenance?: boolean };
-    const placed = vms.filter((vm) => (vm.status as { host?: string } | undefined)?.host === h.metadata.name);
+    // status.host is where a VM runs or last ran: only VMs that hold resources count.
+    const placed = vms.filter((vm) => {
+      const s = vm.status as { host?: string; phase?: string } | undefined;
+      return s?.host === h.metadata.name && s.phase !== 'Stopped' && s.phase !== 'Failed';
+    });
     let committedMemoryBytes = 0;
     let committedVcpus = 0;
     for (const vm of placed) {
@@ -61,7 +65,10 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
 
 /** The scheduling policy of the namespace's Manager, or the defaults. */
 export function schedulingPolicy(managers: KubeObject[]): SchedulingPolicy {
-  const parsed = managerSpec.safeParse(managers[0]?.spec ?? {});
+  // The oldest Manager is the namespace's real one (newer duplicates are refused).
+  const byAge = (m: KubeObject) => `${m.metadata.creationTimestamp ?? ''}\u0000${m.metadata.name}`;
+  const oldest = [...managers].sort((a, b) => (byAge(a) < byAge(b) ? -1 : byAge(a) > byAge(b) ? 1 : 0))[0];
+  const parsed = managerSpec.safeParse(oldest?.spec ?? {});
   return parsed.success ? parsed.data.scheduling : managerSpec.parse({}).scheduling;
 }
 

@@ -179,7 +179,8 @@ export class Informer {
         const old = this.cache.get(key);
         if (event.type === 'DELETED') {
           this.cache.delete(key);
-          for (const h of this.handlers) h.onDelete?.(old ?? object);
+          // The event carries the object's final state (e.g. its last finalizers).
+          for (const h of this.handlers) h.onDelete?.(object);
         } else {
           this.cache.set(key, object);
           if (old) for (const h of this.handlers) h.onUpdate?.(old, object);
