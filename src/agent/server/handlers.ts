@@ -1,0 +1,67 @@
+/**
+ * The JSON verbs of the route table, each bound to the service that
+ * implements it. Inputs arrive validated (params and body parsed by the
+ * route's schemas); answers are validated again before they are sent.
+ */
+import type { z } from 'zod';
+import type { AGENT_ROUTES, AgentRoute, AgentRouteId, HostCapabilitiesResponse, HostStatsResponse } from '../../api/agent/index.js';
+import type { VmService } from '../vms/service.js';
+import type { StorageVerbs } from './storage-verbs.js';
+
+type Routes = typeof AGENT_ROUTES;
+
+/** Ids of the routes answered with one JSON document (all but the event stream). */
+export type JsonRouteId = Exclude<AgentRouteId, 'events'>;
+
+/** What a handler gets: parsed path parameters and body. */
+export interface HandlerInput<R extends AgentRoute> {
+  params: z.output<R['params']>;
+  body: R['body'] extends z.ZodType ? z.output<R['body']> : undefined;
+}
+
+/** A handler of one route. */
+export type RouteHandler<R extends AgentRoute> = (input: HandlerInput<R>) => Promise<z.input<R['response']>>;
+
+/** One handler per JSON route. */
+export type AgentHandlers = { [K in JsonRouteId]: RouteHandler<Routes[K]> };
+
+/** The services behind the handlers. */
+export interface HandlerServices {
+  vms: VmService;
+  storage: StorageVerbs;
+  capabilities: () => Promise<HostCapabilitiesResponse>;
+  stats: () => Promise<HostStatsResponse>;
+}
+
+/** Binds every JSON route to its service. */
+export function createHandlers(s: HandlerServices): AgentHandlers {
+  return {
+    hostCapabilities: () => s.capabilities(),
+    hostStats: () => s.stats(),
+
+    storageList: () => s.storage.list(),
+    storageGet: ({ params }) => s.storage.get(params.name),
+    storageConnect: ({ params, body }) => s.storage.connect(params.name, body.connection),
+    storageDisconnect: ({ params }) => s.storage.disconnect(params.name),
+    storageFormat: ({ params, body }) => s.storage.format(params.name, body),
+
+    volumeList: ({ params }) => s.storage.volumes(params.name),
+    volumeGet: ({ params }) => s.storage.volume(params.name, params.volume),
+    volumeCreate: ({ params, body }) => s.storage.createVolume(params.name, params.volume, body.sizeBytes, body.format),
+    volumeResize: ({ params, body }) => s.storage.resizeVolume(params.name, params.volume, body.sizeBytes),
+    volumeDelete: ({ params }) => s.storage.deleteVolume(params.name, params.volume),
+
+    vmList: () => s.vms.list(),
+    vmGet: ({ params }) => s.vms.get(params.uid),
+    vmDefine: ({ params, body }) => s.vms.define(params.uid, body),
+    vmUndefine: ({ params }) => s.vms.undefine(params.uid),
+    vmStart: ({ params }) => s.vms.start(params.uid),
+    vmStop: ({ params, body }) => s.vms.stop(params.uid, body.timeoutSeconds),
+    vmDestroy: ({ params }) => s.vms.destroy(params.uid),
+    vmPause: ({ params }) => s.vms.pause(params.uid),
+    vmResume: ({ params }) => s.vms.resume(params.uid),
+    vmMigrate: ({ params, body }) => s.vms.migrate(params.uid, body),
+    vmMigrationGet: ({ params }) => s.vms.migration(params.uid),
+    vmMigrationCancel: ({ params }) => s.vms.cancelMigration(params.uid),
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * The host agent's HTTPS server. Mutual TLS only: the TLS layer itself
+ * refuses a client without a certificate signed by the Manager's CA
+ * (requestCert + rejectUnauthorized), so an expired or foreign certificate
+ * fails the handshake and no handler ever runs for it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import {
+  AGENT_BODY_LIMIT_BYTES,
+  AGENT_ROUTES,
+  AgentApiError,
+  apiErrorFromZod,
+  type AgentEventInput,
+  type HostStatsResponse,
+} from '../../api/agent/index.js';
+import type { HypervisorDriver } from '../../hypervisor/driver.js';
+import type { StorageManager } from '../storage/types.js';
+import { VmService } from '../vms/service.js';
+import { toApiError } from './errors.js';
+import { EventHub } from './event-hub.js';
+import { createHandlers, type JsonRouteId } from './handlers.js';
+import { HostStatsSampler, type ProcReader } from './host-stats.js';
+import { checkContentType, parseJson, readBody, sendError, sendJson } from './http.js';
+import { MethodNotAllowedError, Router } from './router.js';
+import { serveEventStream } from './sse.js';
+import { StorageVerbs } from './storage-verbs.js';
+import { StorageHealthWatch } from './storage-watch.js';
+
+/** TLS material: PEM text or buffers. `ca` is the Manager's CA, the only issuer clients may come from. */
+export interface AgentTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca: string | Buffer;
+}
+
+/** Options of {@link createAgentServer}. */
+export interface AgentServerOptions {
+  tls: AgentTls;
+  host: string;
+  /** 0 picks a free port (see {@link AgentServer.port}). */
+  port: number;
+  driver: HypervisorDriver;
+  storage: StorageManager;
+  logger: Logger;
+  /** Agent version, reported in capabilities and the AgentStarted event. */
+  version: string;
+  /** Interval of SSE heartbeat comments; default 15 s. */
+  heartbeatMs?: number;
+  /** Request body cap; default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Events kept for Last-Event-ID replay; default 1000. */
+  eventRingSize?: number;
+  /** Storage health poll interval; default 10 s, 0 = only after connect/disconnect. */
+  storagePollMs?: number;
+  /** State poll interval during a graceful stop; default 500 ms. */
+  vmPollMs?: number;
+  /** How long cancelling a migration waits for it to end; default 5 s. */
+  migrationCancelWaitMs?: number;
+  /** Reader of /proc files (tests replace it). */
+  procReader?: ProcReader;
+  /** Fixed boot id for event ids (tests); random by default. */
+  bootId?: string;
+  /** Delay before retrying a failed hypervisor event stream; default 1 s. */
+  eventRetryMs?: number;
+  /** How long close() lets requests in flight finish; default 5 s. */
+  closeGraceMs?: number;
+}
+
+/** A running (or ready to run) agent server. */
+export interface AgentServer {
+  /** Listens, then reports itself (AgentStarted), rediscovers domains (orphans) and starts the event pump. */
+  listen(): Promise<void>;
+  /** Ends event streams and background loops and stops listening. */
+  close(): Promise<void>;
+  /** The port listened on. */
+  port(): number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+/** Creates the agent's HTTPS server (not yet listening). */
+export function createAgentServer(options: AgentServerOptions): AgentServer {
+  const { driver, storage, version } = options;
+  const logger = options.logger;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const bodyLimit = options.bodyLimitBytes ?? AGENT_BODY_LIMIT_BYTES;
+
+  const hubOptions: ConstructorParameters<typeof EventHub>[0] = { capacity: options.eventRingSize ?? 1000 };
+  if (options.bootId !== undefined) hubOptions.bootId = options.bootId;
+  const hub = new EventHub(hubOptions);
+  const publish = (event: AgentEventInput): void => void hub.publish(event);
+
+  const vms = new VmService({
+    driver,
+    storage,
+    logger,
+    publish,
+    pollMs: options.vmPollMs ?? 500,
+    migrationCancelWaitMs: options.migrationCancelWaitMs ?? 5000,
+  });
+  const watch = new StorageHealthWatch(storage, publish, logger, options.storagePollMs ?? 10_000);
+  const storageVerbs = new StorageVerbs(storage, driver, () => void watch.check());
+  const sampler = new HostStatsSampler(options.procReader);
+  const handlers = createHandlers({
+    vms,
+    storage: storageVerbs,
+    capabilities: async () => ({ ...(await driver.capabilities()), agentVersion: version }),
+    stats: async (): Promise<HostStatsResponse> => {
+      const [sample, domains] = await Promise.all([sampler.sample(), driver.list()]);
+      const runningVMs = domains.filter((d) => d.state === 'running' || d.state === 'blocked').length;
+      return { ...sample, runningVMs, time: new Date().toISOString() };
+    },
+  });
+  const router = new Router(AGENT_ROUTES);
+  const streams = new Set<() => void>();
+
+  function clientName(req: IncomingMessage): string | undefined {
+    const cn = (req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN;
+    return typeof cn === 'string' ? cn : undefined;
+  }
+
+  function logRequest(req: IncomingMessage, pathname: string, status: number, started: number): void {
+    logger.info(
+      { method: req.method, path: pathname.slice(0, 256), status, ms: Math.round(performance.now() - started), client: clientName(req) },
+      'request',
+    );
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    // The path exactly as sent: no URL parser, which would resolve dot segments.
+    const pathname = (req.url ?? '/').split(/[?#]/)[0] ?? '/';
+    let streaming = false;
+    res.on('close', () => {
+      if (!streaming) logRequest(req, pathname, res.statusCode, started);
+    });
+    try {
+      const match = router.match(req.method ?? '', pathname);
+      const params = match.route.params.safeParse(match.params, { reportInput: true });
+      if (!params.success) throw apiErrorFromZod(params.error, 400);
+
+      if (match.route.stream) {
+        streaming = true;
+        const end = serveEventStream(req, res, hub, {
+          heartbeatMs,
+          onClose: () => {
+            streams.delete(end);
+            logRequest(req, pathname, 200, started);
+          },
+        });
+        streams.add(end);
+        return;
+      }
+
+      let body: unknown;
+      if (match.route.body !== undefined) {
+        checkContentType(req);
+        const json = parseJson(await readBody(req, bodyLimit));
+        const parsed = match.route.body.safeParse(json, { reportInput: true });
+        if (!parsed.success) throw apiErrorFromZod(parsed.error, 400);
+        body = parsed.data;
+      } else {
+        req.resume();
+      }
+
+      const handler = handlers[match.id as JsonRouteId] as (input: { params: unknown; body: unknown }) => Promise<unknown>;
+      const result = await handler({ params: params.data, body });
+      const answer = match.route.response.safeParse(result);
+      if (!answer.success) {
+        logger.error({ route: match.id, issues: answer.error.issues.slice(0, 5) }, 'answer does not match its schema');
+        throw new AgentApiError(500, 'Internal', 'internal error (see the agent log)');
+      }
+      sendJson(res, match.route.status, answer.data);
+    } catch (error) {
+      const apiError = toApiError(error);
+      if (apiError.status >= 500) logger.error({ err: error, method: req.method, path: pathname.slice(0, 256) }, 'request failed');
+      const headers: Record<string, string> = {};
+      if (error instanceof MethodNotAllowedError) headers['allow'] = error.allowed.join(', ');
+      // The rest of an oversized body is not read: close the connection instead of draining it.
+      if (apiError.status === 413) headers['connection'] = 'close';
+      if (res.headersSent) res.destroy();
+      else sendError(res, apiError, headers);
+    }
+  }
+
+  const server: Server = createServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+    (req, res) => void handle(req, res),
+  );
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 60_000;
+  // Longer than the client's idle socket timeout, so the client always closes first and never reuses a dying socket.
+  server.keepAliveTimeout = 65_000;
+  server.on('tlsClientError', (err, socket) => {
+    // A certificate that failed verification is refused by Node after the handshake (the socket
+    // is destroyed, no request is read); its verdict is on the socket, the error only says "hang up".
+    const verdict = (socket as TLSSocket & { authorizationError?: Error | string | null }).authorizationError;
+    logger.warn({ remote: socket.remoteAddress, reason: verdict != null ? String(verdict) : err.message.trim() }, 'TLS handshake refused');
+  });
+
+  const pumpAbort = new AbortController();
+  let pump: Promise<void> | undefined;
+
+  async function pumpDriverEvents(): Promise<void> {
+    const signal = pumpAbort.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const e of driver.events(signal)) {
+          const time = typeof e.time === 'string' && e.time !== '' && e.time.length <= 64 ? e.time : undefined;
+          const event: AgentEventInput = { type: 'VmLifecycle', uid: e.uuid.toLowerCase(), name: e.name, event: e.event, detail: e.detail };
+          if (time !== undefined) event.time = time;
+          publish(event);
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        logger.warn({ err: error }, 'hypervisor event stream failed, reconnecting');
+      }
+      await sleep(options.eventRetryMs ?? 1000, signal);
+    }
+  }
+
+  return {
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      publish({ type: 'AgentStarted', version, bootId: hub.bootId });
+      logger.info({ host: options.host, port: this.port(), version, bootId: hub.bootId }, 'agent started');
+      // Subscribe to the hypervisor before listing, so no change falls between the list and the stream.
+      pump = pumpDriverEvents();
+      try {
+        await vms.rediscover();
+      } catch (error) {
+        // The hypervisor may be down at start; the agent still answers (with 503s) and GET /v1/vms lists again.
+        logger.warn({ err: error }, 'could not list domains at start');
+      }
+      watch.start();
+    },
+
+    async close() {
+      pumpAbort.abort();
+      watch.stop();
+      for (const end of [...streams]) end();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 5000);
+      await closed;
+      clearTimeout(force);
+      await pump;
+    },
+
+    port() {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('agent server is not listening');
+      return (address as AddressInfo).port;
+    },
+  };
+}
