@@ -44,6 +44,15 @@ export interface MigrationOptions {
   maxDowntimeMs?: number;
   /** Abort if the migration takes longer than this. */
   timeoutSeconds?: number;
+  /**
+   * Skip libvirt's migration safety checks (`virsh migrate --unsafe`). libvirt
+   * refuses ("Migration without shared storage is unsafe") when a disk sits on
+   * a filesystem it does not recognise as shared (it knows NFS, GFS2, OCFS2,
+   * CephFS, ...); set this only when the caller knows every disk is on
+   * storage the destination sees, e.g. a PosixFS domain or the test bed's
+   * shared directory.
+   */
+  unsafe?: boolean;
 }
 
 /** Progress of a running job (virsh domjobinfo). */
