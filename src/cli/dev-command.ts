@@ -1,5 +1,6 @@
 /** `drover dev up|down`: the local development environment. */
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { devDown, devUp } from '../dev/environment.js';
 
 /** The checkout this drover was built from (dist/cli/ → repo root). */
@@ -9,12 +10,18 @@ function repoRoot(): string {
 
 /** Runs `drover dev <up|down>`. */
 export async function devCommand(argv: string[]): Promise<number> {
-  const [sub] = argv;
+  const [sub, ...rest] = argv;
   const log = (line: string) => console.log(line);
-  if (sub === 'up') await devUp(repoRoot(), log);
+  const { values } = parseArgs({ args: rest, options: { hosts: { type: 'string', default: '2' } }, strict: true });
+  const hosts = Number(values.hosts);
+  if (!Number.isInteger(hosts) || hosts < 0 || hosts > 16) {
+    process.stderr.write('--hosts must be a whole number from 0 to 16\n');
+    return 2;
+  }
+  if (sub === 'up') await devUp(repoRoot(), log, { hosts });
   else if (sub === 'down') await devDown(repoRoot(), log);
   else {
-    process.stderr.write('usage: drover dev up|down\n');
+    process.stderr.write('usage: drover dev up [--hosts N] | drover dev down\n');
     return 2;
   }
   return 0;

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `drover` command: `operator` runs the operator, `dev` manages the local
- * development environment. (`agent` arrives with the host agent.)
+ * development environment, `agent` runs the host agent.
  */
 import { operatorCommand } from './operator-command.js';
 import { devCommand } from './dev-command.js';
+import { agentCommand } from './agent-command.js';
 
 const USAGE = `usage: drover <command> [flags]
 
 commands:
   operator   run the operator (leader-elected; flags: --kubeconfig, --lease-duration, ...)
+  agent      run the host agent (mTLS; flags: --listen, --cert, --key, --ca, --libvirt-uri, ...)
   dev up     start a local control plane, the operator and the examples
   dev down   stop everything 'dev up' started
   version    print the version
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'operator':
       return operatorCommand(rest);
+    case 'agent':
+      return agentCommand(rest);
     case 'dev':
       return devCommand(rest);
     case 'version':

@@ -8,6 +8,9 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readControlPlaneState, startControlPlane, stopControlPlane, freePort, writeKubeconfig, type ControlPlaneState } from './controlplane.js';
 import { isAlive, run, startDetached, stopProcess, waitFor } from './exec.js';
+import { connect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { startDevHosts, stopDevHosts, type DevHosts } from './hosts.js';
 
 /** Where `dev up` keeps its state, relative to the repository root. */
 export const DEV_STATE_DIR = join('.drover', 'dev');
@@ -69,8 +72,38 @@ export async function startOperatorProcess(
   return { pid, healthPort };
 }
 
+/** Resolves once an mTLS handshake with the agent at ip:port succeeds. */
+export async function waitForAgent(hosts: DevHosts, ip: string, port: number, timeoutMs = 60_000): Promise<void> {
+  const options = {
+    host: ip,
+    port,
+    ca: readFileSync(hosts.pki.caCert),
+    cert: readFileSync(hosts.pki.operatorCert),
+    key: readFileSync(hosts.pki.operatorKey),
+  };
+  await waitFor(
+    `the agent at ${ip}:${port}`,
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const socket = connect(options, () => {
+          socket.end();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(undefined));
+      }),
+    timeoutMs,
+    200,
+  );
+}
+
+/** Options of `drover dev up`. */
+export interface DevUpOptions {
+  /** Test hosts to create (each with libvirt and an agent); 0 for none. */
+  hosts: number;
+}
+
 /** Brings the dev environment up and prints where things are. */
-export async function devUp(repoRoot: string, log: (line: string) => void): Promise<void> {
+export async function devUp(repoRoot: string, log: (line: string) => void, options: DevUpOptions = { hosts: 2 }): Promise<void> {
   const stateDir = join(repoRoot, DEV_STATE_DIR);
   await mkdir(stateDir, { recursive: true });
   log('starting etcd and kube-apiserver');
@@ -86,6 +119,14 @@ export async function devUp(repoRoot: string, log: (line: string) => void): Prom
     dev.healthPorts = [operator.healthPort];
     await writeFile(join(stateDir, 'dev.json'), JSON.stringify(dev, null, 2));
     log(`operator started (pid ${operator.pid}, health on 127.0.0.1:${operator.healthPort})`);
+  }
+  if (options.hosts > 0) {
+    log(`starting ${options.hosts} test hosts (network + mount namespaces, libvirtd, agent)`);
+    const hosts = await startDevHosts(repoRoot, { stateDir: join(stateDir, 'testbed'), hosts: options.hosts });
+    for (const agent of hosts.agents) {
+      await waitForAgent(hosts, agent.ip, agent.port);
+      log(`  ${agent.host}: agent on https://${agent.ip}:${agent.port} (pid ${agent.pid}, log ${agent.logFile})`);
+    }
   }
   log('applying examples/standalone');
   await kubectlAdmin(state, ['apply', '--server-side', '-f', join(repoRoot, 'examples', 'standalone')]);
@@ -108,6 +149,7 @@ export async function devDown(repoRoot: string, log: (line: string) => void): Pr
   const stateDir = join(repoRoot, DEV_STATE_DIR);
   const dev = await readDevState(stateDir);
   for (const pid of dev.operatorPids) await stopProcess(pid);
+  await stopDevHosts(join(stateDir, 'testbed'));
   await rm(join(stateDir, 'dev.json'), { force: true });
   if (await readControlPlaneState(stateDir)) log('stopping kube-apiserver and etcd');
   await stopControlPlane(stateDir);

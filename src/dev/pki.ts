@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { createCa, issueClientCert, issueServerCert } from '../agent/pki/pki.js';
 
 /** Paths of the files made by ensureControlPlanePki. */
 export interface ControlPlanePki {
@@ -71,4 +72,38 @@ export async function ensureControlPlanePki(dir: string): Promise<ControlPlanePk
   await keyPair(pki.serviceAccountKey);
   await run('openssl', ['pkey', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]);
   return pki;
+}
+
+/** The development Manager CA and the certificates it issues to agents and the operator. */
+export interface ManagerPki {
+  caCert: string;
+  caKey: string;
+  /** Client certificate the operator presents to agents. */
+  operatorCert: string;
+  operatorKey: string;
+  /** Server certificate per host name. */
+  hosts: Record<string, { cert: string; key: string }>;
+}
+
+/**
+ * Creates (once) a Manager CA in `dir`, an operator client certificate, and a
+ * server certificate for each host with its IP as subjectAltName. (The
+ * operator-owned CA with bootstrap-token enrollment replaces this outside dev.)
+ */
+export async function ensureManagerPki(dir: string, hosts: readonly { name: string; ip: string }[]): Promise<ManagerPki> {
+  const ca = { cert: join(dir, 'manager-ca.crt'), key: join(dir, 'manager-ca.key') };
+  if (!existsSync(ca.cert) || !existsSync(ca.key)) await createCa(dir, 'manager-ca', 'drover-manager-ca');
+  const operator = { cert: join(dir, 'operator.crt'), key: join(dir, 'operator.key') };
+  if (!existsSync(operator.cert)) {
+    await issueClientCert(dir, ca, { name: 'operator', commonName: 'drover-operator', organization: 'drover', days: 3650 });
+  }
+  const issued: ManagerPki['hosts'] = {};
+  for (const host of hosts) {
+    const files = { cert: join(dir, `host-${host.name}.crt`), key: join(dir, `host-${host.name}.key`) };
+    if (!existsSync(files.cert)) {
+      await issueServerCert(dir, ca, { name: `host-${host.name}`, commonName: host.name, ips: [host.ip], dnsNames: [host.name], days: 825 });
+    }
+    issued[host.name] = files;
+  }
+  return { caCert: ca.cert, caKey: ca.key, operatorCert: operator.cert, operatorKey: operator.key, hosts: issued };
 }
