@@ -214,6 +214,13 @@ export class FileStorageManager implements StorageManager {
     return volumes.listVolumes(await this.area(domain));
   }
 
+  async locate(path: string): Promise<{ domain: string; type: StorageConnection['type'] } | undefined> {
+    for (const rec of (await this.load()).values()) {
+      if (isInside(rec.root, path)) return { domain: rec.name, type: rec.connection.type };
+    }
+    return undefined;
+  }
+
   /**
    * The real path of `relativePath` under the domain's root. The file must
    * exist; `..`, absolute paths and symlinks leading out of the root are

@@ -55,6 +55,8 @@ export interface StorageManager {
   deleteVolume(domain: string, volume: string): Promise<void>;
   getVolume(domain: string, volume: string): Promise<VolumeInfo | undefined>;
   listVolumes(domain: string): Promise<VolumeInfo[]>;
+  /** The connected domain holding `path` (an absolute path), and how it is connected; undefined if none. */
+  locate(path: string): Promise<{ domain: string; type: StorageConnection['type'] } | undefined>;
   /** Absolute path of a file inside a connected domain (kernel, initrd, ISO); rejects traversal. */
   resolveFile(domain: string, relativePath: string): Promise<string>;
 }

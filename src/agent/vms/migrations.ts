@@ -46,7 +46,7 @@ export class MigrationTracker {
    * The same request while it runs answers with the running job; a
    * different one is a 409.
    */
-  start(uid: string, req: MigrateVmRequest): MigrationStatus {
+  start(uid: string, req: MigrateVmRequest, storage: { unsafe?: boolean } = {}): MigrationStatus {
     const key = requestKey(req);
     const current = this.jobs.get(uid);
     if (current?.status.state === 'running') {
@@ -59,6 +59,7 @@ export class MigrationTracker {
     if (req.compressed !== undefined) options.compressed = req.compressed;
     if (req.maxDowntimeMs !== undefined) options.maxDowntimeMs = req.maxDowntimeMs;
     if (req.timeoutSeconds !== undefined) options.timeoutSeconds = req.timeoutSeconds;
+    if (storage.unsafe) options.unsafe = true;
 
     const status: MigrationStatus = { uid, state: 'running', destinationURI: req.destinationURI, startedAt: new Date().toISOString() };
     const job: Job = { status, requestKey: key, cancelRequested: false, done: Promise.resolve() };

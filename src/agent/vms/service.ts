@@ -198,7 +198,7 @@ export class VmService {
       const info = await this.requireOwned(uid);
       if (this.migrations.running(uid)) return this.migrations.start(uid, req);
       if (info.state !== 'running' && info.state !== 'blocked' && info.state !== 'paused') throw notRunning(uid, info);
-      return this.migrations.start(uid, req);
+      return this.migrations.start(uid, req, { unsafe: await this.disksOnSharedStorage(info) });
     });
   }
 
@@ -215,6 +215,31 @@ export class VmService {
   /** Waits for background migrations (tests, shutdown). */
   settled(): Promise<void> {
     return this.migrations.settled();
+  }
+
+  /**
+   * Every disk must be on a PosixFS or NFS domain, which the admin declared
+   * reachable by every host. libvirt itself only trusts file systems it
+   * recognises as shared (NFS, GFS2, ...), so for a PosixFS directory the
+   * migration needs libvirt's "unsafe" override; a disk on LocalFS or outside
+   * any domain cannot move at all.
+   * @returns true when the override is needed.
+   */
+  private async disksOnSharedStorage(info: DomainInfo): Promise<boolean> {
+    let needsOverride = false;
+    for (const disk of parseOrUndefined(info.xml)?.disks ?? []) {
+      if (!disk.path) continue;
+      const where = await this.storage.locate(disk.path);
+      if (where === undefined || where.type === 'LocalFS') {
+        throw new AgentApiError(
+          409,
+          'NotMigratable',
+          `disk ${disk.target} (${disk.path}) is ${where ? `on LocalFS domain ${where.domain}` : 'outside every connected storage domain'}: only shared storage can be migrated`,
+        );
+      }
+      if (where.type === 'PosixFS') needsOverride = true;
+    }
+    return needsOverride;
   }
 
   private async hostHypervisorType(): Promise<HypervisorType> {

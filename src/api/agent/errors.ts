@@ -41,6 +41,7 @@ export const AGENT_ERROR_REASONS = [
   'VolumeInUse',
   'AlreadyFormatted',
   'ConnectionMismatch',
+  'NotMigratable',
   // 422: valid JSON the hypervisor cannot run.
   'InvalidSpec',
   'KvmUnavailable',

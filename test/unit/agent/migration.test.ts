@@ -30,7 +30,8 @@ describe('POST /v1/vms/{uid}/migrate', () => {
     const started = await h.call('POST', `/v1/vms/${UID}/migrate`, req);
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ uid: UID, state: 'running', destinationURI: DEST });
-    expect(h.driver.calls.find((c) => c.method === 'migrate')?.args).toEqual([UID, req]);
+    // The disks are on a PosixFS domain: shared by declaration, so libvirt's shared-storage check is overridden.
+    expect(h.driver.calls.find((c) => c.method === 'migrate')?.args).toEqual([UID, { ...req, unsafe: true }]);
 
     const progress = await h.call('GET', `/v1/vms/${UID}/migration`);
     expect(progress.status).toBe(200);
@@ -103,5 +104,22 @@ describe('POST /v1/vms/{uid}/migrate', () => {
     expect(res.status).toBe(409);
     expect(res.body.error.reason).toBe('VmNotRunning');
     expect(count('migrate')).toBe(0);
+  });
+});
+
+describe('migration and storage', () => {
+  it('refuses a VM with a disk on LocalFS storage (409 NotMigratable) without calling the driver', async () => {
+    const local = await startAgent({});
+    try {
+      local.storage.seed('data', { files: ['boot/vmlinuz', 'boot/initrd.img'], volumes: [{ name: 'root', sizeBytes: 10 * 2 ** 30 }, { name: 'scratch', sizeBytes: 2 ** 30, format: 'raw' }], type: 'LocalFS' });
+      await local.call('PUT', `/v1/vms/${UID}`, vmSpec());
+      await local.call('POST', `/v1/vms/${UID}/start`);
+      const answer = await local.call('POST', `/v1/vms/${UID}/migrate`, { destinationURI: DEST });
+      expect(answer.status).toBe(409);
+      expect(answer.body).toMatchObject({ error: { reason: 'NotMigratable' } });
+      expect(local.driver.calls.some((c) => c.method === 'migrate')).toBe(false);
+    } finally {
+      await local.close();
+    }
   });
 });

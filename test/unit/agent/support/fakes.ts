@@ -244,6 +244,8 @@ interface FakeStorageDomain {
 
 /** An in-memory storage manager. */
 export class FakeStorage implements StorageManager {
+  /** Connection type per domain, for locate(). */
+  private readonly types = new Map<string, StorageConnection['type']>();
   readonly calls: Call[] = [];
   readonly domains = new Map<string, FakeStorageDomain>();
   readonly failNext = new Map<string, Error>();
@@ -263,8 +265,12 @@ export class FakeStorage implements StorageManager {
   }
 
   /** Test setup: a connected domain at `/srv/<name>` with files and volumes, without recording calls. */
-  seed(name: string, opts: { files?: string[]; volumes?: { name: string; sizeBytes: number; format?: 'qcow2' | 'raw' }[] } = {}): void {
+  seed(
+    name: string,
+    opts: { files?: string[]; volumes?: { name: string; sizeBytes: number; format?: 'qcow2' | 'raw' }[]; type?: StorageConnection['type'] } = {},
+  ): void {
     const root = `/srv/${name}`;
+    this.types.set(name, opts.type ?? 'PosixFS');
     const d: FakeStorageDomain = {
       name,
       connected: true,
@@ -318,6 +324,7 @@ export class FakeStorage implements StorageManager {
     };
     d.connected = true;
     this.domains.set(name, d);
+    this.types.set(name, connection.type);
     return this.status_(d);
   }
   async disconnect(name: string): Promise<void> {
@@ -369,6 +376,13 @@ export class FakeStorage implements StorageManager {
     this.record('listVolumes', domain);
     return [...this.connectedDomain(domain).volumes.values()].map((v) => ({ ...v }));
   }
+  async locate(path: string): Promise<{ domain: string; type: StorageConnection['type'] } | undefined> {
+    for (const d of this.domains.values()) {
+      if (d.connected && path.startsWith(`${d.root}/`)) return { domain: d.name, type: this.types.get(d.name) ?? 'PosixFS' };
+    }
+    return undefined;
+  }
+
   async resolveFile(domain: string, relativePath: string): Promise<string> {
     this.record('resolveFile', domain, relativePath);
     const d = this.connectedDomain(domain);
