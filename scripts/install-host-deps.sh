@@ -15,6 +15,8 @@
 #   iproute2, util-linux        ip / bridge, nsenter / unshare / mount
 #   iputils-ping, wget          reachability and HTTP probes run inside test hosts
 #   adduser                     creating the libvirt-qemu user below
+#   tini                        a child subreaper for each test host's libvirtd, so a killed
+#                               QEMU is reaped (and its stop event sent) at once
 #
 # We deliberately do NOT install libvirt-daemon-system: it adds the system-wide
 # libvirtd/virtlogd/virtlockd services (systemd units or sysv init scripts),
@@ -55,6 +57,7 @@ PACKAGES=(
   iputils-ping
   wget
   adduser
+  tini
 )
 
 missing=()

@@ -21,7 +21,7 @@ export const DEV_SHARED_DIR = '/var/lib/drover/testbed/shared';
 export interface DevHosts {
   testbed: Testbed;
   pki: ManagerPki;
-  agents: { host: string; ip: string; pid: number; port: number; logFile: string }[];
+  agents: { host: string; ip: string; pid: number; port: number; logFile: string; argv: string[] }[];
 }
 
 /** Options for {@link startDevHosts}. */
@@ -58,17 +58,14 @@ export async function startDevHosts(repoRoot: string, options: DevHostsOptions):
     for (const host of testbed.hosts) {
       const certs = pki.hosts[host.name]!;
       const logFile = join(host.logDir, 'agent.log');
-      const proc = await startOnHost(
-        host,
-        [
+      const argv = [
           process.execPath, join(repoRoot, 'dist', 'cli', 'main.js'), 'agent',
           `--listen=${host.ip}:${AGENT_PORT}`, `--cert=${certs.cert}`, `--key=${certs.key}`, `--ca=${pki.caCert}`,
           '--libvirt-uri=qemu:///system', `--acceleration=${options.acceleration ?? 'tcg'}`,
           `--state-dir=${join(host.runDir, 'agent')}`, ...(options.agentArgs ?? []),
-        ],
-        logFile,
-      );
-      agents.push({ host: host.name, ip: host.ip, pid: proc.pid, port: AGENT_PORT, logFile });
+      ];
+      const proc = await startOnHost(host, argv, logFile);
+      agents.push({ host: host.name, ip: host.ip, pid: proc.pid, port: AGENT_PORT, logFile, argv });
     }
     return { testbed, pki, agents };
   } catch (error) {

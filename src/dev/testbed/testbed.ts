@@ -465,7 +465,12 @@ async function createHost(tb: Testbed, h: TestbedHost, qemuCapsCacheDir: string,
   }
   const libvirtd = await startOnHost(
     h,
-    [await findBinary('libvirtd'), '--listen', '-p', '/run/libvirt/libvirtd.pid'],
+    // QEMU is daemonized by libvirtd, so when it dies its parent is the
+    // nearest subreaper. libvirt reports "Stopped Failed" only once the
+    // process is reaped; a machine whose PID 1 reaps lazily (seen here: 1.4 s)
+    // delays that event. tini -s makes itself the subreaper and reaps at once,
+    // as systemd does on a real host.
+    [await findBinary('tini'), '-s', '-g', '--', await findBinary('libvirtd'), '--listen', '-p', '/run/libvirt/libvirtd.pid'],
     path.join(h.logDir, 'libvirtd.out'),
   );
   await waitFor(
