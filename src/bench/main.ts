@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runOperatorVms } from './operator-vms.js';
+import { runAgentPrimitives } from './agent-primitives.js';
 import { renderReport } from './report.js';
 
 const repoRoot = process.env['DROVER_REPO_ROOT'] ?? resolve(import.meta.dirname, '..', '..');
@@ -27,6 +28,11 @@ async function main(): Promise<void> {
   if (!values['report-only'] && (!values.only || values.only === 'operator-1000-vms')) {
     const result = await runOperatorVms(repoRoot, { vms: Number(values.vms), idleSeconds: Number(values['idle-seconds']), createConcurrency: 32 }, (m) => console.error(m));
     await writeFile(join(resultsDir, 'operator-1000-vms.json'), JSON.stringify({ machine, ...result }, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
+  }
+  if (!values['report-only'] && (!values.only || values.only === 'agent-primitives')) {
+    const result = await runAgentPrimitives(repoRoot, (m) => console.error(m));
+    await writeFile(join(resultsDir, 'agent-primitives.json'), JSON.stringify({ machine, ...result }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
   }
   await writeFile(join(repoRoot, 'docs', 'benchmarks.md'), await renderReport(resultsDir));

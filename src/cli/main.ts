@@ -3,9 +3,8 @@
  * The `drover` command: `operator` runs the operator, `dev` manages the local
  * development environment, `agent` runs the host agent.
  */
-import { operatorCommand } from './operator-command.js';
-import { devCommand } from './dev-command.js';
-import { agentCommand } from './agent-command.js';
+// Each command is imported only when run: the agent must not load
+// @kubernetes/client-node (about 80 MiB of RSS) that only the operator uses.
 
 const USAGE = `usage: drover <command> [flags]
 
@@ -21,11 +20,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'operator':
-      return operatorCommand(rest);
+      return (await import('./operator-command.js')).operatorCommand(rest);
     case 'agent':
-      return agentCommand(rest);
+      return (await import('./agent-command.js')).agentCommand(rest);
     case 'dev':
-      return devCommand(rest);
+      return (await import('./dev-command.js')).devCommand(rest);
     case 'version':
       console.log('drover 0.1.0');
       return 0;

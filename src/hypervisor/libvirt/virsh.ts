@@ -37,6 +37,12 @@ export function checkUuid(uuid: string): string {
 export interface VirshCallOptions {
   /** Kill virsh after this many milliseconds (default {@link DEFAULT_VIRSH_TIMEOUT_MS}); 0 = no limit. */
   timeoutMs?: number;
+  /**
+   * Batches only: when virsh ran but one of its commands failed, return what
+   * it printed instead of failing (a call that printed nothing still fails,
+   * so an unreachable libvirt is never mistaken for an empty host).
+   */
+  allowFailure?: boolean;
 }
 
 /** Runs virsh commands against one libvirt URI. */
@@ -89,6 +95,7 @@ export class Virsh {
           if (e.killed) {
             return reject(new DriverError('Unavailable', `virsh ${args[0] ?? ''} timed out after ${timeout} ms (${this.uri})`));
           }
+          if (opts.allowFailure && typeof e.code === 'number' && stdout.trim() !== '') return resolve(stdout);
           reject(driverErrorFromVirsh(stderr, `virsh ${args.join(' ')} failed: ${e.message}`));
         },
       );
