@@ -4,7 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-bash scripts/install-host-deps.sh
-npm ci --no-audit --no-fund --loglevel=error
-npm run -s build
+drover_prepare
 exec node dist/cli/main.js dev "${1:-up}" "${@:2}"

@@ -25,3 +25,11 @@ for tool in go kubectl openssl; do
     esac
   fi
 done
+
+# Installs everything the project needs on this machine and builds dist/:
+# the test bed's Debian packages, the npm packages, then the TypeScript build.
+drover_prepare() {
+  bash scripts/install-host-deps.sh
+  npm ci --no-audit --no-fund --loglevel=error
+  npm run -s build
+}

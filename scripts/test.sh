@@ -8,9 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-bash scripts/install-host-deps.sh
-npm ci --no-audit --no-fund --loglevel=error
-npm run -s build
+drover_prepare
 node dist/tools/gen-crds.js --check
 
 results="$(mktemp -d)"

@@ -9,46 +9,10 @@ import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { z } from 'zod';
-import {
-  hostObject,
-  managerObject,
-  migrationObject,
-  storageDomainObject,
-  virtualMachineObject,
-} from '../../src/api/kinds.js';
-import { freshNamespace, kubectl, kubectlResult, repoRoot } from '../support/env.js';
+import { freshNamespace, kubectl, kubectlResult } from '../support/env.js';
+import { EXAMPLES_DIR, SCHEMAS, loadCorpus } from '../support/corpus.js';
 
-const ROOT = repoRoot();
-const CORPUS_DIR = join(ROOT, 'test/invalid');
-const EXAMPLES_DIR = join(ROOT, 'examples');
-
-const SCHEMAS: Record<string, z.ZodType> = {
-  Manager: managerObject,
-  Host: hostObject,
-  StorageDomain: storageDomainObject,
-  VirtualMachine: virtualMachineObject,
-  VirtualMachineMigration: migrationObject,
-};
-
-interface CorpusFile {
-  file: string;
-  text: string;
-  expect: string;
-  unknownField: boolean;
-}
-
-const corpus: CorpusFile[] = readdirSync(CORPUS_DIR)
-  .filter((f) => f.endsWith('.yaml'))
-  .sort()
-  .map((file) => {
-    const text = readFileSync(join(CORPUS_DIR, file), 'utf8');
-    const lines = text.split('\n');
-    const expectMatch = /^# expect: (.+)$/.exec(lines[0] ?? '');
-    if (!expectMatch?.[1]) throw new Error(`${file}: the first line must be "# expect: <substring>"`);
-    const unknownField = lines.some((l) => /^# zod: skip \(.*unknown (key|field)/i.test(l));
-    return { file, text, expect: expectMatch[1].trim(), unknownField };
-  });
+const corpus = loadCorpus().map((c) => ({ ...c, unknownField: /unknown (key|field)/i.test(c.skipReason ?? '') }));
 
 let ns: string;
 

@@ -12,59 +12,12 @@
  */
 import { describe, expect, it, test } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
-import {
-  hostObject,
-  managerObject,
-  migrationObject,
-  storageDomainObject,
-  virtualMachineObject,
-} from '../../../src/api/kinds.js';
+import { hostObject, managerObject, storageDomainObject, virtualMachineObject } from '../../../src/api/kinds.js';
 import { formatIssues, validate } from '../../../src/operator/validation.js';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
-const CORPUS_DIR = join(ROOT, 'test/invalid');
-const EXAMPLES_DIR = join(ROOT, 'examples');
-
-const SCHEMAS: Record<string, z.ZodType> = {
-  Manager: managerObject,
-  Host: hostObject,
-  StorageDomain: storageDomainObject,
-  VirtualMachine: virtualMachineObject,
-  VirtualMachineMigration: migrationObject,
-};
-
-interface CorpusFile {
-  file: string;
-  text: string;
-  expect: string;
-  zod: string | undefined;
-  skipReason: string | undefined;
-}
-
-function loadCorpus(): CorpusFile[] {
-  return readdirSync(CORPUS_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((file) => {
-      const text = readFileSync(join(CORPUS_DIR, file), 'utf8');
-      const lines = text.split('\n');
-      const expectMatch = /^# expect: (.+)$/.exec(lines[0] ?? '');
-      if (!expectMatch?.[1]) throw new Error(`${file}: the first line must be "# expect: <substring>"`);
-      const header = lines.filter((l) => l.startsWith('#'));
-      const zodLine = header.map((l) => /^# zod: (.+)$/.exec(l)?.[1]).find((v) => v !== undefined);
-      const skip = zodLine !== undefined ? /^skip \((.+)\)$/.exec(zodLine) : null;
-      return {
-        file,
-        text,
-        expect: expectMatch[1].trim(),
-        zod: skip ? undefined : zodLine?.trim(),
-        skipReason: skip?.[1],
-      };
-    });
-}
+import { EXAMPLES_DIR, SCHEMAS, loadCorpus, type CorpusFile } from '../../support/corpus.js';
 
 const corpus = loadCorpus();
 const NS = 'corpus-ns';
