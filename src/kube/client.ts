@@ -38,6 +38,17 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The URL parameters naming one object of a custom resource type. */
+function objectPath(type: ResourceType, object: KubeObject) {
+  return {
+    group: type.group,
+    version: type.version,
+    namespace: object.metadata.namespace ?? 'default',
+    plural: type.plural,
+    name: object.metadata.name,
+  };
+}
+
 /** Page size for lists: large enough to be few requests, small enough to bound memory per page. */
 const PAGE_SIZE = 500;
 
@@ -140,16 +151,7 @@ export class KubeObjectClient implements ObjectClient {
     };
     return (await call(() =>
       this.api.patchNamespacedCustomObjectStatus(
-        {
-          group: type.group,
-          version: type.version,
-          namespace: object.metadata.namespace ?? 'default',
-          plural: type.plural,
-          name: object.metadata.name,
-          body,
-          fieldManager: this.fieldManager,
-          force: true,
-        },
+        { ...objectPath(type, object), body, fieldManager: this.fieldManager, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ),
     )) as KubeObject;
@@ -161,15 +163,7 @@ export class KubeObjectClient implements ObjectClient {
     const body = { metadata: { finalizers, resourceVersion: object.metadata.resourceVersion } };
     return (await call(() =>
       this.api.patchNamespacedCustomObject(
-        {
-          group: type.group,
-          version: type.version,
-          namespace: object.metadata.namespace ?? 'default',
-          plural: type.plural,
-          name: object.metadata.name,
-          body,
-          fieldManager: this.fieldManager,
-        },
+        { ...objectPath(type, object), body, fieldManager: this.fieldManager },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     )) as KubeObject;
