@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
 import { createAgentServer } from '../agent/server/index.js';
 import { LibvirtDriver } from '../hypervisor/libvirt/index.js';
+import { CachedListDriver } from '../hypervisor/cached-list.js';
 import { FileStorageManager } from '../agent/storage/index.js';
 import { parseDuration } from './duration.js';
 
@@ -45,7 +46,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     tls: { cert: readFileSync(values.cert), key: readFileSync(values.key), ca: readFileSync(values.ca) },
     host: host || '0.0.0.0',
     port: Number(port ?? 54321),
-    driver: new LibvirtDriver({ uri: values['libvirt-uri'], acceleration }),
+    driver: new CachedListDriver(new LibvirtDriver({ uri: values['libvirt-uri'], acceleration })),
     storage: new FileStorageManager({ stateDir: values['state-dir'] }),
     logger: log,
     version: AGENT_VERSION,
