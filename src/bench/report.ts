@@ -91,14 +91,17 @@ ${row('live migration, tiny guest (96 MiB)', r['migrationMs'], t.migrationMs)}
 | idle | ${r['agentIdleRssMiB']} | ≤ ${t.idleRssMiB} | ${r['agentIdleRssMiB'] <= t.idleRssMiB ? 'met' : '**missed**'} |
 | with 20 VMs running | ${r['agentRssWith20VmsMiB']} | | |
 
-**Where the time goes.** Every agent call that needs libvirt state runs
-\`virsh\` processes, and one \`virsh\` run costs 27–43 ms here (27 ms is virsh's
-own start-up: \`virsh --version\`). \`list()\` is two runs whatever the number of
-domains (it was 1 + 3 per domain); with 20 domains the batched \`dumpxml\`/\`dominfo\`
-commands add ~100 ms. define + start chains several reads around libvirt's own
-define and start. The ≤ 20 ms list/stats and ≤ 0.5 s start targets need the agent
-to keep a domain cache fed by libvirt's event stream (resynced periodically) so
-reads never spawn virsh; that is the next step, not done yet.
+**Where the time goes.** Every agent call that reads libvirt runs \`virsh\`, and
+one \`virsh\` run costs 27–43 ms here (27 ms is virsh's own start-up:
+\`virsh --version\`). Two changes so far: \`list()\` takes two virsh runs
+whatever the number of domains (it was 1 + 3 per domain), and the agent serves
+the list from memory until a libvirt event, a change of its own, or 10 s
+(\`CachedListDriver\`): host stats went from ~210 ms to under 10 ms. A VM list
+still parses every domain's XML per answer (~30 ms for 20). define + start
+chains live reads (\`get()\`, three virsh runs each) around libvirt's define and
+start, so it stays far above the 0.5 s target; next step: keep per-domain
+state from the event stream as well, so only libvirt's own define and start
+remain on that path.
 
 Anchors: libvirt's own define + start ≈ 0.25–0.35 s on this machine; QEMU's default migration downtime limit 300 ms; KubeVirt VMI creation → Running p50 15–22 s (its figure includes pod scheduling and image pulls, so the ratio is not like for like).
 `;
