@@ -1,10 +1,10 @@
 /**
- * Certificates for the development control plane, made with the `openssl`
- * command (argv only). The production PKI (the Manager's CA, host enrollment)
- * lives elsewhere; this only serves kube-apiserver, etcd clients and admins.
+ * Certificates for the development control plane and the development
+ * Manager CA, issued with the agent's PKI helpers (the `openssl` command, argv
+ * only). The production PKI (the operator-owned CA, host enrollment) is not
+ * this: it serves kube-apiserver, admins, and the test bed's agents.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { createCa, issueClientCert, issueServerCert } from '../agent/pki/pki.js';
@@ -21,25 +21,7 @@ export interface ControlPlanePki {
   serviceAccountPub: string;
 }
 
-async function keyPair(key: string): Promise<void> {
-  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-}
-
-/** Signs a certificate for `subject` with the CA, with optional subjectAltNames and extended key usage. */
-async function signed(dir: string, name: string, subject: string, ca: { cert: string; key: string }, ext: string[]): Promise<void> {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const extFile = join(dir, `${name}.ext`);
-  await keyPair(key);
-  await run('openssl', ['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
-  await writeFile(extFile, ext.join('\n') + '\n');
-  await run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-    '-days', '3650', '-sha256', '-extfile', extFile, '-out', join(dir, `${name}.crt`),
-  ]);
-}
-
-/** Creates (once) the CA, serving, admin and service-account keys in `dir`. */
+/** Creates (once) the CA, serving, admin and service-account keys in `dir`, with the agent's PKI helpers. */
 export async function ensureControlPlanePki(dir: string): Promise<ControlPlanePki> {
   const pki: ControlPlanePki = {
     caCert: join(dir, 'ca.crt'),
@@ -52,24 +34,18 @@ export async function ensureControlPlanePki(dir: string): Promise<ControlPlanePk
     serviceAccountPub: join(dir, 'sa.pub'),
   };
   if (Object.values(pki).every((p) => existsSync(p))) return pki;
-  await keyPair(pki.caKey);
-  await run('openssl', [
-    'req', '-x509', '-new', '-key', pki.caKey, '-subj', '/CN=drover-dev-ca', '-days', '3650', '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', pki.caCert,
-  ]);
-  const ca = { cert: pki.caCert, key: pki.caKey };
-  await signed(dir, 'apiserver', '/CN=kube-apiserver', ca, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
-  ]);
-  await signed(dir, 'admin', '/O=system:masters/CN=drover-admin', ca, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=clientAuth',
-  ]);
-  await keyPair(pki.serviceAccountKey);
+  const ca = await createCa(dir, 'ca', 'drover-dev-ca');
+  await issueServerCert(dir, ca, {
+    name: 'apiserver',
+    commonName: 'kube-apiserver',
+    ips: ['127.0.0.1'],
+    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+    days: 3650,
+  });
+  // O=system:masters: the API server's bootstrap policy makes this client cluster admin.
+  await issueClientCert(dir, ca, { name: 'admin', commonName: 'drover-admin', organization: 'system:masters', days: 3650 });
+  // The service-account token signing key pair is a bare key, not a certificate.
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', pki.serviceAccountKey]);
   await run('openssl', ['pkey', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]);
   return pki;
 }
