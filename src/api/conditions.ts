@@ -27,8 +27,6 @@ export const Reason = {
   NoActiveDataDomain: 'NoActiveDataDomain',
   HostsCannotReachStorage: 'HostsCannotReachStorage',
   AsExpected: 'AsExpected',
-  Pending: 'Pending',
-  ManagerMissing: 'ManagerMissing',
 } as const;
 
 /** A condition to set: the time is filled in by setCondition. */

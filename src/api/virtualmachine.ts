@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { conditions, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
-import { isQuantity, parseQuantity } from './quantity.js';
 import { withRules } from './rules.js';
 
 /** VM phases. */
@@ -170,9 +169,3 @@ export const virtualMachineStatus = z.object({
 export type VirtualMachineSpec = z.infer<typeof virtualMachineSpec>;
 /** VM status. */
 export type VirtualMachineStatus = z.infer<typeof virtualMachineStatus>;
-
-/** Memory of a VM in bytes. */
-export function vmMemoryBytes(spec: Pick<VirtualMachineSpec, 'memory'>): number {
-  return isQuantity(spec.memory) ? parseQuantity(spec.memory) : 0;
-}
-

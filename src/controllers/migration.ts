@@ -4,6 +4,7 @@
  */
 import { migrationObject, type MigrationStatus } from '../api/index.js';
 import type { Reconciler } from '../runtime/controller.js';
+import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { validateOrReport, withReady } from './common.js';
@@ -18,7 +19,7 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     if (!migration) return;
     const previous = (object.status ?? {}) as MigrationStatus;
     if (previous.phase === 'Succeeded' || previous.phase === 'Failed') return;
-    const vm = ctx.informers.virtualMachines.get(`${object.metadata.namespace}/${migration.spec.vmName}`);
+    const vm = ctx.informers.virtualMachines.get(objectKey(object.metadata.namespace, migration.spec.vmName));
     const vmStatus = (vm?.status ?? {}) as { phase?: string; host?: string };
     const ready: [boolean, string, string] = !vm
       ? [false, 'VMNotFound', `VirtualMachine ${migration.spec.vmName} does not exist`]

@@ -7,6 +7,7 @@ import type { KubeObject } from '../kube/types.js';
 import { objectKey } from '../kube/informer.js';
 import type { Informer } from '../kube/informer.js';
 import { Controller, type ControllerMetricsProvider } from '../runtime/controller.js';
+import { objectKey as keyOf } from '../runtime/keys.js';
 import type { RateLimiter } from '../runtime/backoff.js';
 import { hostReconciler } from './host.js';
 import { managerReconciler } from './manager.js';
@@ -101,7 +102,7 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   // A VM leaving a host can complete that host's maintenance.
   watchRelated(informers.virtualMachines, hosts, (o) => {
     const host = (o.status as { host?: string } | undefined)?.host;
-    return host ? [`${o.metadata.namespace}/${host}`] : [];
+    return host ? [keyOf(o.metadata.namespace, host)] : [];
   }, statusChanged);
 
   watchOwn(informers.storageDomains, domains);

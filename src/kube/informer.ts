@@ -6,6 +6,7 @@
  * back off exponentially. Built on the ObjectClient interface only.
  */
 import type { Logger } from 'pino';
+import { objectKey as keyOf } from '../runtime/keys.js';
 import { ApiError, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent } from './types.js';
 
 /** Change notifications. */
@@ -15,9 +16,9 @@ export interface InformerHandlers {
   onDelete?(object: KubeObject): void;
 }
 
-/** `namespace/name`, the cache and work-queue key. */
+/** The cache and work-queue key of an object (the runtime's key format). */
 export function objectKey(object: KubeObject): string {
-  return `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+  return keyOf(object.metadata.namespace, object.metadata.name);
 }
 
 /** Tunables, mostly for tests. */
