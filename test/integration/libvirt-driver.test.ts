@@ -14,6 +14,7 @@ import { down, guestAddress, hostExec, runChecked, sleep, up, type Testbed, type
 import { DriverError, type DomainEvent } from '../../src/hypervisor/driver.js';
 import { buildDomainXml, type DomainSpec } from '../../src/hypervisor/domainxml/index.js';
 import { LibvirtDriver } from '../../src/hypervisor/libvirt/index.js';
+import { timer, waitUntil } from '../support/wait.js';
 
 const NAME_PREFIX = 'drvt';
 const SUBNET = '10.247.91.0/24';
@@ -21,24 +22,8 @@ const SUBNET = '10.247.91.0/24';
 const timings: Record<string, number> = {};
 const latencies: Record<string, number> = {};
 
-async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings[label] = Math.round(performance.now() - t0);
-  }
-}
+const timed = timer(timings);
 
-async function waitUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 async function virsh(host: TestbedHost, args: string[]): Promise<string> {
   return (await runChecked(['virsh', '-c', host.libvirtUri, ...args], { timeoutMs: 60_000 })).stdout;

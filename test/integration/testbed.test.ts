@@ -21,28 +21,12 @@ import {
   type Testbed,
   type TestbedHost,
 } from '../../src/dev/testbed/index.js';
+import { timer, waitUntil } from '../support/wait.js';
 
 const timings: Record<string, number> = {};
 
-async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings[label] = Math.round(performance.now() - t0);
-  }
-}
+const timed = timer(timings);
 
-/** Polls until `check` yields a value (not undefined/false) or the timeout passes. */
-async function waitUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
@@ -167,7 +151,7 @@ describe('test bed: two libvirt hosts on one machine', () => {
 
     await timed('bootToHttp', async () => {
       await virsh(h1, ['start', vmName]);
-      await waitUntil('guest /healthz from host 2', 120_000, async () => (await httpGetFrom(h2, `http://${guestIp}/healthz`)) === 'ok');
+      await waitUntil('guest /healthz from host 2', 120_000, async () => (await httpGetFrom(h2, `http://${guestIp}/healthz`)) === 'ok', 200);
     });
     expect((await httpGetFrom(h2, `http://${guestIp}/`))?.trim()).toBe(vmName);
     const serial = await readFile(path.join(h1.runDir, 'log', 'qemu', `${vmName}-serial.log`), 'utf8');
