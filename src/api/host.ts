@@ -110,6 +110,8 @@ export const hostStatus = z.object({
     .optional(),
   /** When the agent last answered (RFC 3339). */
   lastHeartbeatTime: z.string().optional(),
+  /** The agent process's boot id: it changes when the agent restarts. */
+  agentBootId: z.string().optional(),
   /** Storage domains this host is connected to. */
   storageDomains: z.array(z.object({ name: dnsLabel, connected: z.boolean(), message: z.string().optional() })).optional(),
 });

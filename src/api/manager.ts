@@ -133,6 +133,15 @@ export const managerStatus = z.object({
   hosts: z.object({ total: z.int(), up: z.int() }).optional(),
   storageDomains: z.object({ total: z.int(), active: z.int() }).optional(),
   virtualMachines: z.object({ total: z.int(), running: z.int() }).optional(),
+  /** The environment's CA: agents enroll against it (pin caCertHash) and the operator's client certificate comes from it. */
+  pki: z
+    .object({
+      caSecretName: z.string(),
+      /** `sha256:<hex>` of the CA's public key, the value for `drover agent --ca-cert-hash`. */
+      caCertHash: z.string(),
+      caNotAfter: z.string().optional(),
+    })
+    .optional(),
   hostedEngine: z
     .object({
       host: z.string().optional(),

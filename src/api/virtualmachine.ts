@@ -163,6 +163,16 @@ export const virtualMachineStatus = z.object({
   startTime: z.string().optional(),
   /** Why the VM last stopped: Shutdown (by request or from inside), Failed, HostFailure, Migrated. */
   lastStopReason: z.string().optional(),
+  /** The live migration in progress, while phase is Migrating. */
+  migration: z
+    .object({
+      /** The VirtualMachineMigration driving it (or `drain-<host>` for a maintenance drain). */
+      name: z.string(),
+      sourceHost: z.string(),
+      targetHost: z.string(),
+      startTime: z.string(),
+    })
+    .optional(),
 });
 
 /** VM spec with defaults. */
