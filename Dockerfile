@@ -16,6 +16,8 @@ LABEL org.opencontainers.image.title="drover" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
 WORKDIR /app
+# The Manager's PKI (CA, client and agent certificates) is made with the openssl CLI.
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=2
 COPY --from=build /src/package.json ./

@@ -160,6 +160,8 @@ export const virtualMachineStatus = z.object({
     .optional(),
   /** metadata.generation of the spec the running instance was started from. */
   runningGeneration: z.int().optional(),
+  /** Hash of the machine definition the running instance was started from (RestartRequired compares against it). */
+  runningSpecHash: z.string().optional(),
   startTime: z.string().optional(),
   /** Why the VM last stopped: Shutdown (by request or from inside), Failed, HostFailure, Migrated. */
   lastStopReason: z.string().optional(),

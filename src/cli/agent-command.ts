@@ -2,10 +2,20 @@
  * `drover agent`: the host agent daemon (VDSM's role). HTTPS with mutual TLS
  * only, driving the local libvirt through the hypervisor driver and the
  * storage domains through the storage manager.
+ *
+ * Its TLS material is either given (--cert/--key/--ca) or obtained by
+ * enrolling with a bootstrap token (--enroll-url, --bootstrap-token or
+ * --bootstrap-token-file, --host-name, --namespace, optional --ca-cert-hash)
+ * and kept in <state-dir>/pki, reused on later starts. Prefer
+ * --bootstrap-token-file: a flag's value is visible in the process list.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
+import { enrollAgent, EnrollmentRefusedError } from '../agent/enroll/index.js';
+import { BOOTSTRAP_TOKEN_PATTERN } from '../pki/types.js';
+import { CA_CERT_HASH_PATTERN } from '../pki/ca-hash.js';
 import { createAgentServer } from '../agent/server/index.js';
 import { LibvirtDriver } from '../hypervisor/libvirt/index.js';
 import { CachedListDriver } from '../hypervisor/cached-list.js';
@@ -28,22 +38,26 @@ export async function agentCommand(argv: string[]): Promise<number> {
       acceleration: { type: 'string', default: 'auto' },
       'state-dir': { type: 'string', default: '/var/lib/drover/agent' },
       heartbeat: { type: 'string', default: '15s' },
+      'enroll-url': { type: 'string' },
+      'bootstrap-token': { type: 'string' },
+      'bootstrap-token-file': { type: 'string' },
+      'host-name': { type: 'string' },
+      namespace: { type: 'string' },
+      'ca-cert-hash': { type: 'string' },
     },
     strict: true,
   });
-  if (!values.cert || !values.key || !values.ca) {
-    process.stderr.write('drover agent needs --cert, --key and --ca (mutual TLS is not optional)\n');
-    return 2;
-  }
+  const log = createLogger('agent');
+  const tlsFiles = await resolveTlsFiles(values, log);
+  if (typeof tlsFiles === 'number') return tlsFiles;
   const acceleration = values.acceleration;
   if (acceleration !== 'auto' && acceleration !== 'kvm' && acceleration !== 'tcg') {
     process.stderr.write('--acceleration must be auto, kvm or tcg\n');
     return 2;
   }
   const [host, port] = values.listen.split(/:(?=[^:]*$)/);
-  const log = createLogger('agent');
   const server = createAgentServer({
-    tls: { cert: readFileSync(values.cert), key: readFileSync(values.key), ca: readFileSync(values.ca) },
+    tls: { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key), ca: readFileSync(tlsFiles.ca) },
     host: host || '0.0.0.0',
     port: Number(port ?? 54321),
     driver: new CachedListDriver(new LibvirtDriver({ uri: values['libvirt-uri'], acceleration })),
@@ -62,4 +76,86 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** The flags {@link resolveTlsFiles} reads. */
+interface TlsFlags {
+  cert?: string;
+  key?: string;
+  ca?: string;
+  'state-dir': string;
+  'enroll-url'?: string;
+  'bootstrap-token'?: string;
+  'bootstrap-token-file'?: string;
+  'host-name'?: string;
+  namespace?: string;
+  'ca-cert-hash'?: string;
+}
+
+const ENROLL_FLAGS = ['enroll-url', 'bootstrap-token', 'bootstrap-token-file', 'host-name', 'namespace', 'ca-cert-hash'] as const;
+
+function usageError(message: string): number {
+  process.stderr.write(`drover agent: ${message}\n`);
+  return 2;
+}
+
+/**
+ * The mTLS files to serve with: the given --cert/--key/--ca, or the ones
+ * enrollment keeps in the state directory (enrolling first when they are
+ * missing or no longer valid). An exit code when that is impossible: 2 for
+ * wrong flags, 1 for a refused enrollment.
+ */
+async function resolveTlsFiles(values: TlsFlags, log: Logger): Promise<{ cert: string; key: string; ca: string } | number> {
+  const given = [values.cert, values.key, values.ca].filter((v) => v !== undefined).length;
+  const enrollGiven = ENROLL_FLAGS.filter((f) => values[f] !== undefined);
+  if (given > 0) {
+    if (given < 3) return usageError('--cert, --key and --ca go together (mutual TLS is not optional)');
+    if (enrollGiven.length > 0) return usageError(`--cert/--key/--ca and enrollment flags (--${enrollGiven.join(', --')}) exclude each other`);
+    return { cert: values.cert!, key: values.key!, ca: values.ca! };
+  }
+  const missing = ['enroll-url', 'host-name', 'namespace'].filter((f) => values[f as keyof TlsFlags] === undefined).map((f) => `--${f}`);
+  const tokenSources = [values['bootstrap-token'], values['bootstrap-token-file']].filter((v) => v !== undefined).length;
+  if (tokenSources === 0) missing.push('--bootstrap-token (or --bootstrap-token-file)');
+  if (missing.length > 0) {
+    return usageError(`needs either --cert, --key and --ca, or enrollment with a bootstrap token; missing: ${missing.join(', ')}`);
+  }
+  if (tokenSources > 1) return usageError('give --bootstrap-token or --bootstrap-token-file, not both');
+  let token = values['bootstrap-token'];
+  if (token === undefined) {
+    try {
+      token = readFileSync(values['bootstrap-token-file']!, 'utf8').trim();
+    } catch (error) {
+      return usageError(`cannot read --bootstrap-token-file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  // Never echo the token: a typo'd one is still mostly a secret.
+  if (!BOOTSTRAP_TOKEN_PATTERN.test(token)) return usageError('the bootstrap token must look like <6 of [a-z0-9]>.<16 of [a-z0-9]>');
+  const caCertHash = values['ca-cert-hash'];
+  if (caCertHash !== undefined && !CA_CERT_HASH_PATTERN.test(caCertHash)) return usageError('--ca-cert-hash must be sha256:<64 lowercase hex digits>');
+  let url: URL;
+  try {
+    url = new URL(values['enroll-url']!);
+  } catch {
+    return usageError('--enroll-url must be a URL such as https://10.0.0.1:9443');
+  }
+  if (url.protocol !== 'https:') return usageError('--enroll-url must be https://');
+  try {
+    const files = await enrollAgent({
+      url: url.href,
+      token,
+      hostName: values['host-name']!,
+      namespace: values.namespace!,
+      stateDir: values['state-dir'],
+      caCertHash,
+      log,
+    });
+    return files;
+  } catch (error) {
+    if (error instanceof EnrollmentRefusedError) {
+      log.error({ reason: error.reason, status: error.status }, error.message);
+      process.stderr.write(`drover agent: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `drover` command: `operator` runs the operator, `dev` manages the local
- * development environment, `agent` runs the host agent.
+ * development environment, `agent` runs the host agent, `token` makes
+ * bootstrap tokens for host enrollment.
  */
 // Each command is imported only when run: the agent must not load
 // @kubernetes/client-node (about 80 MiB of RSS) that only the operator uses.
@@ -9,8 +10,11 @@
 const USAGE = `usage: drover <command> [flags]
 
 commands:
-  operator   run the operator (leader-elected; flags: --kubeconfig, --lease-duration, ...)
-  agent      run the host agent (mTLS; flags: --listen, --cert, --key, --ca, --libvirt-uri, ...)
+  operator   run the operator (leader-elected; flags: --kubeconfig, --lease-duration, --enroll-listen, ...)
+  agent      run the host agent (mTLS; flags: --listen, --libvirt-uri, ..., and either --cert, --key, --ca
+             or enrollment: --enroll-url, --bootstrap-token[-file], --host-name, --namespace, --ca-cert-hash)
+  token create --namespace NS [--host NAME] [--ttl 24h]
+             make a bootstrap token for host enrollment; prints <id>.<secret>
   dev up     start a local control plane, the operator and the examples
   dev down   stop everything 'dev up' started
   version    print the version
@@ -23,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./operator-command.js')).operatorCommand(rest);
     case 'agent':
       return (await import('./agent-command.js')).agentCommand(rest);
+    case 'token':
+      return (await import('./token-command.js')).tokenCommand(rest);
     case 'dev':
       return (await import('./dev-command.js')).devCommand(rest);
     case 'version':

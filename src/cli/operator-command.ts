@@ -21,6 +21,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'max-concurrent-reconciles': { type: 'string' },
       'backoff-base': { type: 'string' },
       'backoff-max': { type: 'string' },
+      'enroll-listen': { type: 'string' },
     },
     strict: true,
   });
@@ -41,6 +42,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     maxConcurrentReconciles: Number(values['max-concurrent-reconciles'] ?? d.maxConcurrentReconciles),
     backoffBaseMs: values['backoff-base'] ? parseDuration(values['backoff-base']) : d.backoffBaseMs,
     backoffMaxMs: values['backoff-max'] ? parseDuration(values['backoff-max']) : d.backoffMaxMs,
+    enrollListen: values['enroll-listen'] ?? d.enrollListen,
   };
   const log = createLogger('operator');
   const operator = await runOperator(options, log);

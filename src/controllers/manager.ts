@@ -114,8 +114,11 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
     } else {
       conditions = withReady(ctx, object, conditions, true, Reason.Reconciled, 'the Manager is reconciling this namespace');
     }
+    // The real Manager of the namespace owns its CA (created once, kept in a Secret).
+    const ca = others.length === 0 ? await ctx.pki.ensureCa(namespace ?? 'default', object.metadata.name) : undefined;
     const status: ManagerStatus = {
       ...previous,
+      ...(ca ? { pki: { caSecretName: ca.secretName, caCertHash: ca.caCertHash, caNotAfter: ca.notAfter } } : {}),
       observedGeneration: generation,
       conditions,
       hosts: { total: summary.hostsTotal, up: summary.hostsUp.length },

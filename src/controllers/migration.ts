@@ -1,38 +1,258 @@
 /**
- * VirtualMachineMigration reconciler: validates the request and checks its VM.
- * A migration waits (Pending) while its VM doesn't exist or isn't Running.
+ * VirtualMachineMigration reconciler: picks the target (spec.targetHost or
+ * the scheduler's best host other than the source), waits for a slot
+ * (Manager spec.migration: at most maxOutboundPerHost from one host and
+ * maxParallelMigrations in the namespace), asks the source host's agent to
+ * live-migrate, follows progress into status, and ends Succeeded or Failed.
+ * A finished migration stays as a record. Deleting a running one cancels it.
+ *
+ * Crash safety: the target is written to status (phase Running) before the
+ * agent is asked; after a restart a Running migration is resumed from the
+ * agent's job, or judged by where the domain is.
  */
-import { migrationObject, type MigrationStatus } from '../api/index.js';
-import type { Reconciler } from '../runtime/controller.js';
+import { AgentApiError } from '../api/agent/index.js';
+import { migrationObject, type MigrationStatus, type VirtualMachine, virtualMachineObject } from '../api/index.js';
+import type { KubeObject } from '../kube/types.js';
+import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
-import { validateOrReport, withReady } from './common.js';
+import { schedule } from '../scheduler/scheduler.js';
+import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
+import { notMigratable } from './host/drain.js';
+import { errorMessage, linkKnowsVms, managerSettings } from './namespace.js';
+import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
+
+/** How often a running migration's progress is read. */
+const PROGRESS_POLL_MS = 1_000;
+/** Re-check delay while waiting for a slot, a target or the VM. */
+const WAIT_MS = 2_000;
+
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The libvirt URI the source uses to reach a target host's libvirtd. */
+export function destinationURI(address: string): string {
+  return `qemu+tcp://${address.includes(':') ? `[${address}]` : address}/system`;
+}
 
 /** The VirtualMachineMigration reconciler. */
 export function migrationReconciler(ctx: OperatorContext): Reconciler {
+  /** Migrations between "slot taken" and their Running status reaching the cache. */
+  const starting = new Map<string, { namespace: string | undefined; source: string }>();
+
+  const slotsUsed = (namespace: string | undefined, source: string, self: string) => {
+    let total = 0;
+    let fromSource = 0;
+    const counted = new Set<string>();
+    for (const m of ctx.informers.migrations.list(namespace)) {
+      const s = (m.status ?? {}) as MigrationStatus;
+      const key = objectKey(m.metadata.namespace, m.metadata.name);
+      if (s.phase !== 'Running' || key === self) continue;
+      counted.add(key);
+      total += 1;
+      if (s.sourceHost === source) fromSource += 1;
+    }
+    for (const [key, v] of starting) {
+      if (counted.has(key) || key === self || v.namespace !== namespace) continue;
+      total += 1;
+      if (v.source === source) fromSource += 1;
+    }
+    return { total, fromSource };
+  };
+
   return async (key) => {
     const object = ctx.informers.migrations.get(key);
     if (!object) return;
+    const previous = (object.status ?? {}) as MigrationStatus;
+    const namespace = object.metadata.namespace;
+    if (isDeleting(object)) {
+      if (previous.phase === 'Running' && previous.sourceHost) await cancel(ctx, object, previous);
+      starting.delete(key);
+      await removeFinalizer(ctx, Resources.VirtualMachineMigration, object);
+      return;
+    }
     const migration = await validateOrReport(ctx, Resources.VirtualMachineMigration, object, migrationObject);
     if (!migration) return;
-    const previous = (object.status ?? {}) as MigrationStatus;
-    if (previous.phase === 'Succeeded' || previous.phase === 'Failed') return;
-    const vm = ctx.informers.virtualMachines.get(objectKey(object.metadata.namespace, migration.spec.vmName));
-    const vmStatus = (vm?.status ?? {}) as { phase?: string; host?: string };
-    const ready: [boolean, string, string] = !vm
-      ? [false, 'VMNotFound', `VirtualMachine ${migration.spec.vmName} does not exist`]
-      : vmStatus.phase !== 'Running'
-        ? [false, 'VMNotRunning', `VirtualMachine ${migration.spec.vmName} is ${vmStatus.phase ?? 'not yet reconciled'}, not Running`]
-        : [false, 'Pending', 'waiting for a migration slot'];
-    const status: MigrationStatus = {
-      ...previous,
-      observedGeneration: object.metadata.generation,
-      phase: 'Pending',
-      ...(vmStatus.host ? { sourceHost: vmStatus.host } : {}),
-      conditions: withReady(ctx, object, previous.conditions, ...ready),
+    if (previous.phase === 'Succeeded' || previous.phase === 'Failed') {
+      // A record: nothing to cancel on deletion any more.
+      if ((object.metadata.finalizers ?? []).length > 0) await removeFinalizer(ctx, Resources.VirtualMachineMigration, object);
+      return;
+    }
+    if (await ensureFinalizer(ctx, Resources.VirtualMachineMigration, object)) return;
+
+    const status: MigrationStatus = { ...previous, observedGeneration: object.metadata.generation };
+    const write = async (phase: NonNullable<MigrationStatus['phase']>, ready: [boolean, string, string]) => {
+      status.phase = phase;
+      status.conditions = withReady(ctx, object, status.conditions, ...ready);
+      if ((await writeStatusIfChanged(ctx.client, Resources.VirtualMachineMigration, object, status)) && previous.phase !== phase) {
+        ctx.events.event(object, phase === 'Failed' ? 'Warning' : 'Normal', phase, `${ready[2]}`);
+      }
     };
-    await writeStatusIfChanged(ctx.client, Resources.VirtualMachineMigration, object, status);
+
+    if (previous.phase === 'Running') {
+      const r = await follow(ctx, object, status, write);
+      if (status.phase !== 'Running') starting.delete(key);
+      return r;
+    }
+
+    // Pending: check the VM, pick a target, take a slot, start.
+    const vmObject = ctx.informers.virtualMachines.get(objectKey(namespace, migration.spec.vmName));
+    const vmStatus = (vmObject?.status ?? {}) as { phase?: string; host?: string };
+    if (!vmObject) {
+      await write('Pending', [false, 'VMNotFound', `VirtualMachine ${migration.spec.vmName} does not exist`]);
+      return { requeueAfter: WAIT_MS };
+    }
+    const vm = virtualMachineObject.safeParse(vmObject);
+    if (!vm.success) {
+      await write('Failed', [false, 'InvalidVM', `VirtualMachine ${migration.spec.vmName} is invalid`]);
+      return;
+    }
+    if (vmStatus.phase !== 'Running' || !vmStatus.host) {
+      await write('Pending', [false, 'VMNotRunning', `VirtualMachine ${migration.spec.vmName} is ${vmStatus.phase ?? 'not yet reconciled'}, not Running`]);
+      return { requeueAfter: WAIT_MS };
+    }
+    const source = vmStatus.host;
+    status.sourceHost = source;
+    const local = notMigratable(ctx, vmObject);
+    if (local) {
+      status.completionTime = rfc3339(ctx.now());
+      await write('Failed', [false, 'NotMigratable', `VM ${migration.spec.vmName} ${local}: it cannot be live-migrated`]);
+      return;
+    }
+    const target = pickTarget(ctx, namespace, vm.data, vmObject, source, migration.spec.targetHost);
+    if (!target.ok) {
+      if (target.fatal) {
+        status.completionTime = rfc3339(ctx.now());
+        await write('Failed', [false, 'InvalidTarget', target.message]);
+        return;
+      }
+      await write('Pending', [false, 'NoTargetHost', target.message]);
+      return { requeueAfter: WAIT_MS };
+    }
+    const limits = managerSettings(ctx, namespace).migration;
+    const used = slotsUsed(namespace, source, key);
+    if (used.fromSource >= limits.maxOutboundPerHost || used.total >= limits.maxParallelMigrations) {
+      await write('Pending', [
+        false,
+        'WaitingForSlot',
+        `waiting for a migration slot (${used.fromSource}/${limits.maxOutboundPerHost} from ${source}, ${used.total}/${limits.maxParallelMigrations} in the namespace)`,
+      ]);
+      return { requeueAfter: WAIT_MS };
+    }
+    starting.set(key, { namespace, source });
+    const targetObject = ctx.informers.hosts.get(objectKey(namespace, target.host))!;
+    const address = (targetObject.spec as { address: string }).address;
+    status.targetHost = target.host;
+    status.startTime = rfc3339(ctx.now());
+    // Record the decision before acting on it.
+    await write('Running', [false, 'Running', `migrating ${migration.spec.vmName} from ${source} to ${target.host}`]);
+    const client = ctx.agents.client(objectKey(namespace, source));
+    if (!client) throw new Error(`no agent connection to source host ${source}`);
+    try {
+      await client.migrateVm(vmObject.metadata.uid ?? '', {
+        destinationURI: destinationURI(address),
+        ...(limits.bandwidthMiBps > 0 ? { bandwidthMiBps: limits.bandwidthMiBps } : {}),
+        autoConverge: limits.autoConverge,
+        compressed: limits.compressed,
+        timeoutSeconds: limits.progressTimeoutSeconds,
+      });
+    } catch (error) {
+      if (!(error instanceof AgentApiError && error.reason === 'MigrationInProgress')) {
+        starting.delete(key);
+        status.completionTime = rfc3339(ctx.now());
+        await write('Failed', [false, error instanceof AgentApiError ? error.reason : 'MigrationFailed', `the source refused: ${errorMessage(error)}`]);
+        return;
+      }
+    }
+    return { requeueAfter: PROGRESS_POLL_MS };
   };
+}
+
+type TargetChoice = { ok: true; host: string } | { ok: false; fatal: boolean; message: string };
+
+/** spec.targetHost checked against the filters, or the scheduler's best host other than the source. */
+function pickTarget(
+  ctx: OperatorContext,
+  namespace: string | undefined,
+  vm: VirtualMachine,
+  vmObject: KubeObject,
+  source: string,
+  requested: string | undefined,
+): TargetChoice {
+  const hosts = ctx.informers.hosts.list(namespace).filter((h) => h.metadata.name !== source);
+  const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== vmObject.metadata.uid);
+  if (requested !== undefined) {
+    if (requested === source) return { ok: false, fatal: true, message: `spec.targetHost ${requested} is the host the VM already runs on` };
+    const target = hosts.find((h) => h.metadata.name === requested);
+    if (!target) return { ok: false, fatal: true, message: `spec.targetHost ${requested} is not a Host in this namespace` };
+    const r = schedule(vmRequest(vm), hostViews([target], others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+    return r.ok ? { ok: true, host: r.host } : { ok: false, fatal: false, message: `target ${requested} cannot take the VM now: ${r.rejected[requested] ?? r.message}` };
+  }
+  const r = schedule(vmRequest(vm), hostViews(hosts, others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  return r.ok ? { ok: true, host: r.host } : { ok: false, fatal: false, message: r.message };
+}
+
+/** A Running migration: read the agent's job and move the status along. */
+async function follow(
+  ctx: OperatorContext,
+  object: KubeObject,
+  status: MigrationStatus,
+  write: (phase: NonNullable<MigrationStatus['phase']>, ready: [boolean, string, string]) => Promise<void>,
+): Promise<ReconcileResult | void> {
+  const namespace = object.metadata.namespace;
+  const vmName = (object.spec as { vmName: string }).vmName;
+  const vm = ctx.informers.virtualMachines.get(objectKey(namespace, vmName));
+  const uid = vm?.metadata.uid ?? '';
+  const source = status.sourceHost!;
+  const target = status.targetHost!;
+  const client = ctx.agents.client(objectKey(namespace, source));
+  const finish = async (ok: boolean, reason: string, message: string) => {
+    status.completionTime = rfc3339(ctx.now());
+    await Promise.all([source, target].map((h) => ctx.agents.refresh(objectKey(namespace, h))));
+    await write(ok ? 'Succeeded' : 'Failed', [ok, reason, message]);
+  };
+  if (!vm) return finish(false, 'VMNotFound', `VirtualMachine ${vmName} was deleted during the migration`);
+  if (!client) return { requeueAfter: WAIT_MS };
+  let job;
+  try {
+    job = await client.getMigration(uid);
+  } catch (error) {
+    if (!(error instanceof AgentApiError && error.status === 404)) throw error;
+    // The source has no job (its agent restarted, or we crashed before asking): judge by where the domain is.
+    const onTarget = ctx.agents.link(objectKey(namespace, target));
+    if (linkKnowsVms(onTarget) && onTarget.vms.some((d) => d.uid === uid && d.state === 'running')) {
+      return finish(true, 'Succeeded', `${vmName} runs on ${target}`);
+    }
+    return finish(false, 'MigrationLost', `the source ${source} has no migration job for ${vmName}; the VM stays on ${source}`);
+  }
+  const info = job.jobInfo;
+  if (info) {
+    status.progress = {
+      ...(info.dataTotalBytes !== undefined ? { dataTotalBytes: Math.floor(info.dataTotalBytes) } : {}),
+      ...(info.dataRemainingBytes !== undefined ? { dataRemainingBytes: Math.floor(info.dataRemainingBytes) } : {}),
+      ...(info.memoryIteration !== undefined ? { iteration: Math.floor(info.memoryIteration) } : {}),
+    };
+  }
+  if (job.state === 'running') {
+    await write('Running', [false, 'Running', `migrating ${vmName} from ${source} to ${target}`]);
+    return { requeueAfter: PROGRESS_POLL_MS };
+  }
+  if (job.state === 'succeeded') return finish(true, 'Succeeded', `${vmName} moved from ${source} to ${target}`);
+  return finish(false, job.state === 'cancelled' ? 'Cancelled' : 'MigrationFailed', `migration of ${vmName} ${job.state}: ${job.error ?? 'no reason given'}`);
+}
+
+/** Cancels the agent's job of a Running migration being deleted. */
+async function cancel(ctx: OperatorContext, object: KubeObject, status: MigrationStatus): Promise<void> {
+  const namespace = object.metadata.namespace;
+  const vm = ctx.informers.virtualMachines.get(objectKey(namespace, (object.spec as { vmName: string }).vmName));
+  const client = ctx.agents.client(objectKey(namespace, status.sourceHost!));
+  if (!vm || !client) return;
+  try {
+    await client.cancelMigration(vm.metadata.uid ?? '');
+    ctx.events.event(vm, 'Normal', 'MigrationCancelled', `migration ${object.metadata.name} cancelled`);
+  } catch (error) {
+    if (!(error instanceof AgentApiError && (error.status === 404 || error.status === 409))) throw error;
+  }
+  await Promise.all([status.sourceHost!, status.targetHost].filter(Boolean).map((h) => ctx.agents.refresh(objectKey(namespace, h!))));
 }

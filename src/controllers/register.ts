@@ -7,7 +7,8 @@ import type { KubeObject } from '../kube/types.js';
 import { objectKey } from '../kube/informer.js';
 import type { Informer } from '../kube/informer.js';
 import { Controller, type ControllerMetricsProvider } from '../runtime/controller.js';
-import { objectKey as keyOf } from '../runtime/keys.js';
+import { objectKey as keyOf, splitKey } from '../runtime/keys.js';
+import { DRAIN_HOST_LABEL } from './host/drain.js';
 import type { RateLimiter } from '../runtime/backoff.js';
 import { hostReconciler } from './host.js';
 import { managerReconciler } from './manager.js';
@@ -31,6 +32,17 @@ export function specOrMetadataChanged(oldObject: KubeObject, newObject: KubeObje
 
 function statusOf(o: KubeObject): string {
   return JSON.stringify(o.status ?? null);
+}
+
+/** Host status without the parts that move with every heartbeat. */
+function hostStateOf(o: KubeObject): string {
+  const { lastHeartbeatTime: _t, usage: _u, ...rest } = (o.status ?? {}) as Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+/** A Host change other objects care about: phase, capabilities, storage, spec or metadata, not a heartbeat. */
+export function hostStateChanged(a: KubeObject, b: KubeObject): boolean {
+  return hostStateOf(a) !== hostStateOf(b) || specOrMetadataChanged(a, b);
 }
 
 /** Enqueues the object itself on add, delete, and non-status updates. */
@@ -94,9 +106,12 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
 
   watchOwn(informers.managers, managers);
   // Managers summarise everything in their namespace.
-  for (const dependency of [informers.hosts, informers.storageDomains, informers.virtualMachines]) {
+  watchRelated(informers.hosts, managers, (o) => keysIn(informers.managers, o.metadata.namespace), hostStateChanged);
+  for (const dependency of [informers.storageDomains, informers.virtualMachines]) {
     watchRelated(dependency, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged);
   }
+  // A Manager's settings (heartbeats, timeouts) apply to its Hosts.
+  watchRelated(informers.managers, hosts, (o) => keysIn(informers.hosts, o.metadata.namespace), specOrMetadataChanged);
 
   watchOwn(informers.hosts, hosts);
   // A VM leaving a host can complete that host's maintenance.
@@ -105,8 +120,16 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
     return host ? [keyOf(o.metadata.namespace, host)] : [];
   }, statusChanged);
 
+  // A drain migration moving along advances its host's maintenance.
+  watchRelated(informers.migrations, hosts, (o) => {
+    const host = o.metadata.labels?.[DRAIN_HOST_LABEL];
+    return host ? [keyOf(o.metadata.namespace, host)] : [];
+  }, statusChanged);
+  // A storage domain becoming Active can make hosts NonOperational (or Up again).
+  watchRelated(informers.storageDomains, hosts, (o) => keysIn(informers.hosts, o.metadata.namespace), statusChanged);
+
   watchOwn(informers.storageDomains, domains);
-  watchRelated(informers.hosts, domains, (o) => keysIn(informers.storageDomains, o.metadata.namespace), statusChanged);
+  watchRelated(informers.hosts, domains, (o) => keysIn(informers.storageDomains, o.metadata.namespace), hostStateChanged);
   // A VM going away can unblock a domain's deletion.
   watchRelated(informers.virtualMachines, domains, (o) =>
     keysIn(informers.storageDomains, o.metadata.namespace, (d) => Boolean(d.metadata.deletionTimestamp)),
@@ -115,7 +138,11 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   watchOwn(informers.virtualMachines, vms);
   // Host changes can make unscheduled VMs schedulable.
   const unplaced = (v: KubeObject) => !['Running', 'Migrating', 'Paused'].includes((v.status as { phase?: string } | undefined)?.phase ?? '');
-  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), statusChanged);
+  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), hostStateChanged);
+  // VMs placed on a host react to its phase (Unknown when it stops answering, rescheduling on maintenance).
+  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, (v) => (v.status as { host?: string } | undefined)?.host === o.metadata.name), hostStateChanged);
+  // A migration's progress decides the VM's phase and, at the end, its host.
+  watchRelated(informers.migrations, vms, (o) => [keyOf(o.metadata.namespace, (o.spec as { vmName?: string } | undefined)?.vmName ?? '')].filter((k) => !k.endsWith('/')), statusChanged);
   watchRelated(informers.managers, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), specOrMetadataChanged);
 
   watchOwn(informers.migrations, migrations);
@@ -125,5 +152,34 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
     (o) => keysIn(informers.migrations, o.metadata.namespace, (m) => (m.spec as { vmName?: string } | undefined)?.vmName === o.metadata.name),
     statusChanged,
   );
+  // Pending migrations wait for slots: a migration finishing frees one.
+  watchRelated(informers.migrations, migrations, (o) => keysIn(informers.migrations, o.metadata.namespace, (m) => (m.status as { phase?: string } | undefined)?.phase === 'Pending'), statusChanged);
+
+  // What the agents report: heartbeats and storage to Hosts (and domains), domain lifecycle to VMs.
+  const vmKeyByUid = (namespace: string | undefined, uid: string) =>
+    informers.virtualMachines.list(namespace).find((v) => v.metadata.uid === uid);
+  const unsubscribe = ctx.agents.onChange((change) => {
+    const { namespace } = splitKey(change.key);
+    switch (change.kind) {
+      case 'host':
+        hosts.enqueue(change.key);
+        break;
+      case 'storage':
+        hosts.enqueue(change.key);
+        for (const k of keysIn(informers.storageDomains, namespace)) domains.enqueue(k);
+        break;
+      case 'vm':
+      case 'migration': {
+        const vm = vmKeyByUid(namespace, change.uid);
+        if (vm) vms.enqueue(objectKey(vm));
+        if (vm && change.kind === 'migration') {
+          for (const k of keysIn(informers.migrations, namespace, (m) => (m.spec as { vmName?: string }).vmName === vm.metadata.name)) migrations.enqueue(k);
+        }
+        hosts.enqueue(change.key);
+        break;
+      }
+    }
+  });
+  hosts.onStop(unsubscribe);
   return [managers, hosts, domains, vms, migrations];
 }

@@ -1,75 +1,116 @@
 /**
- * VirtualMachine reconciler: validates, keeps a finalizer (deletion must stop
- * the domain and apply diskDeletionPolicy first), honours runStrategy, and
- * schedules: with no host able to run the VM it says so with
- * Scheduled=False/NoHostAvailable and the reason for each host.
+ * VirtualMachine reconciler: places the VM (scheduler), creates its disks,
+ * defines and starts it on the chosen host through the host's agent, and
+ * keeps it in the state its runStrategy asks for, KubeVirt's way:
+ * `Always` restarts after any stop, `RerunOnFailure` only after a failure,
+ * `Manual` never starts or stops it on its own, `Halted` keeps it off.
  *
- * Ready means "the VM is in the state its runStrategy asks for": a Halted VM
- * that is stopped is Ready, so GitOps tools see it as healthy.
+ * Never twice: placement (`status.host`) is written before the domain is
+ * defined, a domain is only started where the agents' lists say it runs
+ * nowhere else, and while a placed host cannot be reached the VM is
+ * `Unknown` and left alone (moving it is fencing's job).
+ *
+ * Ready means "the VM is in the state its runStrategy asks for".
  */
 import {
+  AgentApiError,
+  type VmInfo,
+} from '../api/agent/index.js';
+import {
   ConditionType,
-  managerSpec,
-  parseQuantity,
   Reason,
   setCondition,
   virtualMachineObject,
   type Condition,
-  type HostStatus,
   type VirtualMachine,
   type VirtualMachineStatus,
+  type VMPhase,
 } from '../api/index.js';
-import type { Reconciler } from '../runtime/controller.js';
 import type { KubeObject } from '../kube/types.js';
+import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
-import { schedule, type HostView, type SchedulingPolicy } from '../scheduler/scheduler.js';
+import { schedule } from '../scheduler/scheduler.js';
 import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
+import { linkKnowsVms } from './namespace.js';
+import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
+import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
+import { activeMigrationFor } from './vm/migrations.js';
+import { deleteVirtualMachine } from './vm/deletion.js';
 
-/** Builds the scheduler's view of the hosts in a namespace from the caches. */
-export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
-  return hosts.map((h) => {
-    const status = (h.status ?? {}) as HostStatus;
-    const spec = (h.spec ?? {}) as { maintenance?: boolean };
-    // status.host is where a VM runs or last ran: only VMs that hold resources count.
-    const placed = vms.filter((vm) => {
-      const s = vm.status as { host?: string; phase?: string } | undefined;
-      return s?.host === h.metadata.name && s.phase !== 'Stopped' && s.phase !== 'Failed';
-    });
-    let committedMemoryBytes = 0;
-    let committedVcpus = 0;
-    for (const vm of placed) {
-      const vspec = vm.spec as { memory?: string | number; cpu?: { cores?: number; sockets?: number; threads?: number } };
-      try {
-        committedMemoryBytes += vspec.memory === undefined ? 0 : parseQuantity(vspec.memory);
-      } catch {
-        /* an invalid VM holds no memory */
-      }
-      committedVcpus += (vspec.cpu?.cores ?? 1) * (vspec.cpu?.sockets ?? 1) * (vspec.cpu?.threads ?? 1);
-    }
-    const cpu = status.capabilities?.cpu;
-    return {
-      name: h.metadata.name,
-      labels: h.metadata.labels ?? {},
-      phase: status.phase,
-      maintenance: spec.maintenance === true,
-      memoryBytes: status.capabilities?.memoryBytes,
-      cpuThreads: cpu?.sockets && cpu.cores ? cpu.sockets * cpu.cores * (cpu.threads ?? 1) : undefined,
-      committedMemoryBytes,
-      committedVcpus,
-      storageDomains: new Set((status.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name)),
-    };
-  });
+export { hostViews, schedulingPolicy } from './vm/placement.js';
+
+/** Retry delay after the agent refused a request (4xx): the spec or the host must change first. */
+const REFUSED_RETRY_MS = 30_000;
+/** Re-check delay while waiting on something no event announces. */
+const POLL_MS = 2_000;
+
+/** libvirt shut-off reasons that are not failures. */
+const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
+
+/** True when a domain is shut off. */
+function isOff(domain: VmInfo | undefined): boolean {
+  return domain === undefined || domain.state === 'shut off';
 }
 
-/** The scheduling policy of the namespace's Manager, or the defaults. */
-export function schedulingPolicy(managers: KubeObject[]): SchedulingPolicy {
-  // The oldest Manager is the namespace's real one (newer duplicates are refused).
-  const byAge = (m: KubeObject) => `${m.metadata.creationTimestamp ?? ''}\u0000${m.metadata.name}`;
-  const oldest = [...managers].sort((a, b) => (byAge(a) < byAge(b) ? -1 : byAge(a) > byAge(b) ? 1 : 0))[0];
-  const parsed = managerSpec.safeParse(oldest?.spec ?? {});
-  return parsed.success ? parsed.data.scheduling : managerSpec.parse({}).scheduling;
+/** Why a shut-off domain stopped, as status.lastStopReason says it. */
+export function stopReasonOf(domain: VmInfo): 'Shutdown' | 'Failed' {
+  return CLEAN_STOP_REASONS.has(domain.reason ?? '') ? 'Shutdown' : 'Failed';
+}
+
+/** Whether the VM should be running now, given its strategy and how it last stopped. */
+export function wantsRunning(vm: VirtualMachine, previous: VirtualMachineStatus): boolean | 'unmanaged' {
+  switch (vm.spec.runStrategy) {
+    case 'Halted':
+      return false;
+    case 'Always':
+      return true;
+    case 'RerunOnFailure':
+      return previous.lastStopReason !== 'Shutdown';
+    case 'Manual':
+      return 'unmanaged';
+  }
+}
+
+/** The state a reconcile works on and finally writes. */
+interface Work {
+  ctx: OperatorContext;
+  object: KubeObject;
+  vm: VirtualMachine;
+  uid: string;
+  previous: VirtualMachineStatus;
+  status: VirtualMachineStatus;
+}
+
+function setPhase(w: Work, phase: VMPhase, ready: boolean, reason: string, message: string): void {
+  w.status.phase = phase;
+  w.status.conditions = withReady(w.ctx, w.object, w.status.conditions, ready, reason, message);
+}
+
+function setCond(w: Work, type: string, ok: boolean, reason: string, message: string): void {
+  w.status.conditions = setCondition(
+    w.status.conditions,
+    { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: w.object.metadata.generation },
+    w.ctx.now(),
+  );
+}
+
+function dropCond(w: Work, type: string): void {
+  w.status.conditions = w.status.conditions?.filter((c: Condition) => c.type !== type);
+}
+
+/** Writes status; records an event when the phase changed. */
+async function commit(w: Work): Promise<void> {
+  const wrote = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
+  if (wrote && w.previous.phase !== w.status.phase && w.status.phase) {
+    const where = w.status.host ? ` on ${w.status.host}` : '';
+    w.ctx.events.event(w.object, w.status.phase === 'Failed' ? 'Warning' : 'Normal', w.status.phase, `VM is ${w.status.phase}${where}`);
+  }
+  // The object now carries this status, for a second write within the same reconcile.
+  w.object = { ...w.object, status: structuredClone(w.status) };
+  w.previous = structuredClone(w.status);
 }
 
 /** The VirtualMachine reconciler. */
@@ -77,65 +118,207 @@ export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
   return async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
     if (!object) return;
-    if (isDeleting(object)) {
-      // No domain exists unless the VM was placed on a host; placed VMs are
-      // stopped and undefined through their host's agent before this point.
-      if (!(object.status as VirtualMachineStatus | undefined)?.host) await removeFinalizer(ctx, Resources.VirtualMachine, object);
-      return;
-    }
+    if (isDeleting(object)) return deleteVirtualMachine(ctx, object);
     const vm = await validateOrReport(ctx, Resources.VirtualMachine, object, virtualMachineObject);
     if (!vm) return;
     if (await ensureFinalizer(ctx, Resources.VirtualMachine, object)) return;
     const previous = (object.status ?? {}) as VirtualMachineStatus;
-    const status = desiredStatus(ctx, object, vm, previous);
-    await writeStatusIfChanged(ctx.client, Resources.VirtualMachine, object, status);
+    const w: Work = {
+      ctx,
+      object,
+      vm,
+      uid: object.metadata.uid ?? '',
+      previous,
+      status: { ...structuredClone(previous), observedGeneration: object.metadata.generation, domainUUID: object.metadata.uid },
+    };
+    let result: ReconcileResult | void;
+    try {
+      result = await converge(w);
+    } catch (error) {
+      if (error instanceof AgentApiError && error.status >= 400 && error.status < 500) {
+        // The agent refused: say why, and try again later rather than hammering it.
+        setPhase(w, w.status.phase === 'Running' ? 'Running' : 'Failed', false, error.reason, `host ${w.status.host ?? '?'}: ${error.message}`);
+        await commit(w);
+        if (w.status.phase === 'Failed') ctx.events.event(object, 'Warning', error.reason, error.message);
+        return { requeueAfter: REFUSED_RETRY_MS };
+      }
+      throw error;
+    }
+    await commit(w);
+    return result;
   };
 }
 
-function desiredStatus(ctx: OperatorContext, object: KubeObject, vm: VirtualMachine, previous: VirtualMachineStatus): VirtualMachineStatus {
-  const now = ctx.now();
-  const generation = object.metadata.generation;
-  let conditions: Condition[] | undefined = previous.conditions;
-  if (vm.spec.runStrategy === 'Halted' || vm.spec.runStrategy === 'Manual') {
-    const running = previous.phase === 'Running';
-    conditions = conditions?.filter((c) => c.type !== ConditionType.Scheduled);
-    const halted = vm.spec.runStrategy === 'Halted';
-    conditions = withReady(
-      ctx,
-      object,
-      conditions,
-      halted ? !running : true,
-      halted ? 'Halted' : 'Manual',
-      halted ? 'runStrategy Halted: the VM is kept off' : 'runStrategy Manual: the VM is started and stopped on request',
-    );
-    return { ...previous, observedGeneration: generation, phase: running ? 'Running' : 'Stopped', conditions };
-  }
+/** One pass of the state machine; leaves the status to write in `w.status`. */
+async function converge(w: Work): Promise<ReconcileResult | void> {
+  const { ctx, object, vm } = w;
   const namespace = object.metadata.namespace;
-  const vms = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== object.metadata.uid);
-  const result = schedule(
-    {
-      memoryBytes: parseQuantity(vm.spec.memory),
-      vcpus: vm.spec.cpu.cores * vm.spec.cpu.sockets * vm.spec.cpu.threads,
-      storageDomains: [...new Set([...(vm.spec.disks ?? []).map((d) => d.storageDomain), ...(vm.spec.boot ? [vm.spec.boot.storageDomain] : [])])],
-      hostSelector: vm.spec.placement?.hostSelector,
-    },
-    hostViews(ctx.informers.hosts.list(namespace), vms),
-    schedulingPolicy(ctx.informers.managers.list(namespace)),
-  );
-  if (!result.ok) {
-    conditions = setCondition(
-      conditions,
-      { type: ConditionType.Scheduled, status: 'False', reason: Reason.NoHostAvailable, message: result.message, observedGeneration: generation },
-      now,
-    );
-    conditions = withReady(ctx, object, conditions, false, Reason.NoHostAvailable, result.message);
-    return { ...previous, observedGeneration: generation, phase: 'Pending', conditions };
+  const want = wantsRunning(vm, w.previous);
+
+  // Where does the domain actually exist? The agents' lists are the truth.
+  const hosts = ctx.informers.hosts.list(namespace);
+  const holders = hosts.filter((h) => {
+    const link = ctx.agents.link(objectKey(namespace, h.metadata.name));
+    return linkKnowsVms(link) && link.vms.some((d) => d.uid === w.uid);
+  });
+  if (holders.length > 1) {
+    const names = holders.map((h) => h.metadata.name).join(', ');
+    setPhase(w, 'Unknown', false, 'DefinedOnSeveralHosts', `the domain is defined on ${names}; nothing is started until one is removed`);
+    return { requeueAfter: POLL_MS };
   }
-  conditions = setCondition(
-    conditions,
-    { type: ConditionType.Scheduled, status: 'True', reason: 'Scheduled', message: `placed on ${result.host}`, observedGeneration: generation },
-    now,
-  );
-  conditions = withReady(ctx, object, conditions, false, 'Starting', `starting on ${result.host}`);
-  return { ...previous, observedGeneration: generation, phase: 'Scheduling', conditions };
+
+  // A live migration owns the VM while it runs.
+  const migration = activeMigrationFor(ctx, namespace, vm.metadata.name);
+  if (migration) {
+    w.status.migration = migration;
+    setPhase(w, 'Migrating', true, 'Migrating', `live-migrating from ${migration.sourceHost} to ${migration.targetHost}`);
+    return;
+  }
+  delete w.status.migration;
+
+  // Adopt where the domain is when that's not where status says (a finished migration, a restart mid-way).
+  const holder = holders[0]?.metadata.name;
+  if (holder !== undefined && holder !== w.status.host) {
+    const from = w.status.host;
+    w.status.host = holder;
+    if (from) ctx.events.event(object, 'Normal', 'Relocated', `VM now runs on ${holder} (was ${from})`);
+  }
+
+  if (w.status.host === undefined) return place(w, want);
+  return onHost(w, want, w.status.host);
+}
+
+/** The VM is not placed: schedule it if it should run. */
+async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileResult | void> {
+  const { ctx, object, vm } = w;
+  const namespace = object.metadata.namespace;
+  if (want !== true) {
+    dropCond(w, ConditionType.Scheduled);
+    const halted = vm.spec.runStrategy === 'Halted';
+    setPhase(w, 'Stopped', true, halted ? 'Halted' : vm.spec.runStrategy, halted ? 'runStrategy Halted: the VM is kept off' : `runStrategy ${vm.spec.runStrategy}: the VM stays stopped`);
+    return;
+  }
+  const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== object.metadata.uid);
+  const result = schedule(vmRequest(vm), hostViews(ctx.informers.hosts.list(namespace), others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  if (!result.ok) {
+    setCond(w, ConditionType.Scheduled, false, Reason.NoHostAvailable, result.message);
+    setPhase(w, 'Pending', false, Reason.NoHostAvailable, result.message);
+    return;
+  }
+  // Placement is recorded before anything happens on the host, so a restart
+  // at any point finds the VM where it may have been defined.
+  setCond(w, ConditionType.Scheduled, true, 'Scheduled', `placed on ${result.host}`);
+  w.status.host = result.host;
+  setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
+  await commit(w);
+  return onHost(w, want, result.host);
+}
+
+/** The VM is placed on `host`: make the domain there match what the strategy wants. */
+async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promise<ReconcileResult | void> {
+  const { ctx, object, vm, uid } = w;
+  const namespace = object.metadata.namespace;
+  const hostKey = objectKey(namespace, host);
+  const hostObject = ctx.informers.hosts.get(hostKey);
+  const link = ctx.agents.link(hostKey);
+  const client = ctx.agents.client(hostKey);
+  if (!hostObject) {
+    // The Host object is gone: nobody can confirm where the domain is.
+    setPhase(w, 'Unknown', false, 'HostGone', `Host ${host} no longer exists`);
+    return;
+  }
+  if (!linkKnowsVms(link) || !client) {
+    setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${host} is not answering: ${link?.lastError ?? 'not connected yet'}`);
+    return;
+  }
+  const domain = link.vms.find((d) => d.uid === uid);
+  const spec = toAgentSpec(vm, uid, object.metadata.generation ?? 0);
+  const desiredHash = runtimeSpecHash(spec);
+  w.status.interfaces = spec.nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
+
+  const running = domain !== undefined && !isOff(domain);
+  if (running) {
+    if (domain.state === 'paused') {
+      setPhase(w, 'Paused', false, 'Paused', `paused on ${host}${domain.reason ? ` (${domain.reason})` : ''}`);
+    } else {
+      setPhase(w, 'Running', want !== false, 'Running', `running on ${host}`);
+    }
+    if (want === false) return stop(w, host, client);
+    const stale = w.status.runningSpecHash !== undefined && w.status.runningSpecHash !== desiredHash;
+    if (stale) setCond(w, ConditionType.RestartRequired, true, 'SpecChanged', 'the machine definition changed (CPU, memory, disks, networks or boot); it applies at the next start');
+    else setCond(w, ConditionType.RestartRequired, false, 'AsStarted', 'running the current definition');
+    return;
+  }
+
+  // The domain is off, or not defined here at all.
+  if (domain !== undefined && w.previous.phase && ['Running', 'Stopping', 'Paused', 'Migrating', 'Unknown'].includes(w.previous.phase)) {
+    const reason = w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
+    w.status.lastStopReason = reason;
+    ctx.events.event(object, reason === 'Failed' ? 'Warning' : 'Normal', reason === 'Failed' ? 'Crashed' : 'Stopped', `VM stopped on ${host} (${domain.reason ?? 'no reason given'})`);
+  }
+  dropCond(w, ConditionType.RestartRequired);
+  const wantNow = wantsRunning(vm, w.status);
+  if (wantNow !== true) {
+    const halted = vm.spec.runStrategy === 'Halted';
+    setPhase(w, 'Stopped', true, halted ? 'Halted' : 'Stopped', halted ? 'runStrategy Halted: the VM is kept off' : `stopped (${w.status.lastStopReason ?? 'never started'}); runStrategy ${vm.spec.runStrategy} does not restart it`);
+    return;
+  }
+
+  // It should run. On this host only while the host can still take it; otherwise release the host and reschedule.
+  const hostSpec = hostObject.spec as { maintenance?: boolean } | undefined;
+  const hostPhase = (hostObject.status as { phase?: string } | undefined)?.phase;
+  if (hostSpec?.maintenance || (hostPhase !== 'Up' && hostPhase !== undefined)) {
+    if (domain !== undefined) await client.undefineVm(uid);
+    await ctx.agents.refresh(hostKey);
+    delete w.status.host;
+    delete w.status.runningSpecHash;
+    setPhase(w, 'Pending', false, 'Rescheduling', `host ${host} cannot run it (${hostSpec?.maintenance ? 'maintenance' : hostPhase}); finding another host`);
+    return { requeueAfter: 0 };
+  }
+  return start(w, host, client, spec, desiredHash);
+}
+
+/** Creates the disks, defines and starts the domain on `host`. */
+async function start(
+  w: Work,
+  host: string,
+  client: NonNullable<ReturnType<OperatorContext['agents']['client']>>,
+  spec: ReturnType<typeof toAgentSpec>,
+  hash: string,
+): Promise<ReconcileResult | void> {
+  const { ctx, object, vm, uid } = w;
+  const disks = diskVolumes(vm, uid);
+  const created = new Set((w.status.disks ?? []).filter((d) => d.created).map((d) => d.name));
+  for (const d of disks) {
+    if (created.has(d.name)) continue;
+    await client.createVolume(d.storageDomain, d.volume, { sizeBytes: d.sizeBytes });
+  }
+  w.status.disks = disks.map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
+  const restarting = w.previous.phase === 'Stopped' || w.previous.phase === 'Failed' || w.status.lastStopReason !== undefined;
+  setPhase(w, 'Starting', false, 'Starting', `starting on ${host}`);
+  await client.defineVm(uid, spec);
+  const info = await client.startVm(uid);
+  await ctx.agents.refresh(objectKey(object.metadata.namespace, host));
+  w.status.runningGeneration = object.metadata.generation;
+  w.status.runningSpecHash = hash;
+  w.status.startTime = ctx.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  setCond(w, ConditionType.RestartRequired, false, 'AsStarted', 'running the current definition');
+  if (info.state === 'running' || info.state === 'blocked') {
+    setPhase(w, 'Running', true, 'Running', `running on ${host}`);
+    if (restarting) ctx.events.event(object, 'Normal', 'Restarted', `VM restarted on ${host} (runStrategy ${vm.spec.runStrategy}, last stop: ${w.status.lastStopReason ?? 'none'})`);
+  }
+  // A restart re-arms RerunOnFailure: the next clean stop counts again.
+  delete w.status.lastStopReason;
+}
+
+/** Stops the domain (ACPI, then power off after the grace period). */
+async function stop(w: Work, host: string, client: NonNullable<ReturnType<OperatorContext['agents']['client']>>): Promise<ReconcileResult | void> {
+  const { ctx, object, vm, uid } = w;
+  setPhase(w, 'Stopping', false, 'Stopping', `stopping on ${host} (runStrategy ${vm.spec.runStrategy})`);
+  await commit(w);
+  await client.stopVm(uid, { timeoutSeconds: vm.spec.terminationGracePeriodSeconds });
+  await ctx.agents.refresh(objectKey(object.metadata.namespace, host));
+  w.status.lastStopReason = vm.spec.runStrategy === 'Halted' ? 'Halted' : 'Shutdown';
+  delete w.status.runningSpecHash;
+  setPhase(w, 'Stopped', true, vm.spec.runStrategy === 'Halted' ? 'Halted' : 'Stopped', `stopped on ${host}`);
 }

@@ -168,4 +168,20 @@ export class KubeObjectClient implements ObjectClient {
       ),
     )) as KubeObject;
   }
+
+  async deleteObject(type: ResourceType, object: KubeObject): Promise<boolean> {
+    try {
+      await call(() =>
+        this.api.deleteNamespacedCustomObject({
+          ...objectPath(type, object),
+          // The UID precondition keeps a same-named successor safe from a stale delete.
+          body: object.metadata.uid ? { preconditions: { uid: object.metadata.uid } } : {},
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && (error.code === 404 || error.code === 409)) return false;
+      throw error;
+    }
+  }
 }

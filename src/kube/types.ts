@@ -91,6 +91,8 @@ export interface ObjectClient {
   applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject>;
   /** Replaces metadata.finalizers, guarded by the object's resourceVersion. */
   setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject>;
+  /** Deletes an object (guarded by its UID); false when it was already gone. */
+  deleteObject(type: ResourceType, object: KubeObject): Promise<boolean>;
 }
 
 /** Records Kubernetes Events about an object. */

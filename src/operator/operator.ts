@@ -20,6 +20,7 @@ import { LeaderElector } from '../runtime/leader-election.js';
 import { defaultControllerRateLimiter } from '../runtime/backoff.js';
 import { Registry, RuntimeMetrics, defaultProcessMetrics } from '../runtime/metrics.js';
 import { Resources } from './resources.js';
+import { createEnrollmentServer, createOperatorPki } from './pki-wiring.js';
 
 /** Operator settings (flags and environment). */
 export interface OperatorOptions {
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   backoffMaxMs: number;
   /** How long a graceful stop waits for in-flight reconciles, ms. */
   shutdownTimeoutMs: number;
+  /** `host:port` of the host enrollment server (HTTPS; every replica serves it). Port 0 picks a free port. */
+  enrollListen: string;
 }
 
 /** Defaults as in client-go and controller-runtime. */
@@ -59,6 +62,7 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   backoffBaseMs: 5,
   backoffMaxMs: 1_000_000,
   shutdownTimeoutMs: 30_000,
+  enrollListen: '0.0.0.0:9443',
 };
 
 /** A running operator; `stop()` is what SIGTERM does. */
@@ -66,6 +70,8 @@ export interface RunningOperator {
   stop(): Promise<void>;
   isLeader(): boolean;
   healthPort(): number;
+  /** The port the enrollment server listens on. */
+  enrollPort(): number;
   /** Resolves when the process should exit, with the exit code. */
   exited: Promise<number>;
 }
@@ -83,13 +89,24 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     virtualMachines: new Informer(client, Resources.VirtualMachine, options.watchNamespace, informerLog),
     migrations: new Informer(client, Resources.VirtualMachineMigration, options.watchNamespace, informerLog),
   };
+  const events = new KubeEventRecorder(kubeConfig, 'drover-operator', identity, log);
+  const operatorPki = createOperatorPki(kubeConfig, log);
   const ctx: OperatorContext = {
     client,
     informers,
-    events: new KubeEventRecorder(kubeConfig, 'drover-operator', identity, log),
+    events,
     log,
+    pki: operatorPki.pki,
+    // TODO(agents): agents: createAgentConnections(...) once src/operator/agents/connections.ts exists.
+    agents: undefined as unknown as OperatorContext['agents'],
     now: () => new Date(),
   };
+
+  // Every replica enrolls hosts (token consumption is atomic on the API
+  // server), so a standby is useful to joining hosts too. Started first: a
+  // taken port fails the start instead of leaving a half-running replica.
+  const enrollment = createEnrollmentServer({ listen: options.enrollListen, pki: operatorPki, client, events, log });
+  await enrollment.listen();
 
   const registry = new Registry();
   defaultProcessMetrics(registry);
@@ -149,8 +166,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     log.info('shutting down: stopping controllers and releasing the lease');
     await elector.stop({ release: true });
     await Promise.all(all.map((i) => i.stop()));
+    await enrollment.close();
     await health.close();
     resolveExit(0);
   };
-  return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), exited };
+  return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), enrollPort: () => enrollment.port(), exited };
 }

@@ -143,6 +143,13 @@ export class Controller {
     for (let i = 0; i < this.workerCount; i++) this.workers.push(this.runWorker());
   }
 
+  private readonly stopHooks: (() => void)[] = [];
+
+  /** Runs `hook` when the controller stops (e.g. to unsubscribe from an event source feeding it). */
+  onStop(hook: () => void): void {
+    this.stopHooks.push(hook);
+  }
+
   /**
    * Graceful stop: no new keys are accepted or started, in-flight reconciles
    * may finish. Resolves `true` when they all did within `timeoutMs`; otherwise
@@ -150,6 +157,7 @@ export class Controller {
    */
   async stop(timeoutMs: number = this.stopTimeoutMs): Promise<boolean> {
     this.stopping = true;
+    for (const hook of this.stopHooks.splice(0)) hook();
     const drained = this.queue.shutDownWithDrain().then(() => Promise.all(this.workers));
     const outcome = await withTimeout(this.clock, drained, timeoutMs);
     if (outcome === TIMED_OUT) {

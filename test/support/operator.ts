@@ -41,6 +41,9 @@ export async function startOperator(identity: string, extraArgs: string[] = []):
     `--lease-duration=${FAST_LEASE.leaseDurationMs}ms`,
     `--renew-deadline=${FAST_LEASE.renewDeadlineMs}ms`,
     `--retry-period=${FAST_LEASE.retryPeriodMs}ms`,
+    // Several operators run at once: each gets its own enrollment port unless
+    // the test names one (a later --enroll-listen in extraArgs wins).
+    '--enroll-listen=127.0.0.1:0',
     ...extraArgs,
   ]);
   return { identity, pid, healthPort, logFile };

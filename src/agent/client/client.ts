@@ -116,6 +116,29 @@ function answerError(status: number, text: string): AgentApiError {
   return new AgentApiError(status, 'HttpError', `agent answered HTTP ${status}`);
 }
 
+/**
+ * No answer came (status 0, reason `Unreachable`): connecting, the TLS
+ * handshake or the exchange failed. `code` is Node's error code when there
+ * is one (`ECONNREFUSED`, `ETIMEDOUT`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`, ...), so a caller can tell a refused
+ * certificate from a host that is down without parsing the message.
+ */
+export class AgentTransportError extends AgentApiError {
+  constructor(
+    message: string,
+    /** Node's error code of the underlying failure, when it had one. */
+    readonly code?: string,
+  ) {
+    super(0, 'Unreachable', message);
+  }
+}
+
+/** Node's `code` of a transport error, when it has a string one. */
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** Typed client of one host agent. */
 export class AgentClient {
   private readonly agent: Agent;
@@ -183,11 +206,11 @@ export class AgentClient {
       const req = httpsRequest(this.requestOptions(route.method, path, headers), (res) => {
         readAll(res).then((t) => resolve({ status: res.statusCode ?? 0, text: t }), reject);
       });
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.end(payload);
     }).catch((error: unknown) => {
-      throw new AgentApiError(0, 'Unreachable', `${route.method} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new AgentTransportError(`${route.method} ${path}: ${error instanceof Error ? error.message : String(error)}`, errorCode(error));
     });
 
     if (status !== route.status) throw answerError(status, text);

@@ -3,7 +3,8 @@ import type { Condition, HostStatus, StorageDomainStatus } from '../../../src/ap
 import { hostReconciler } from '../../../src/controllers/host.js';
 import { storageDomainReconciler, vmsUsingDomain } from '../../../src/controllers/storagedomain.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
-import { domainObj, hostObj, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';
+import { AgentApiError } from '../../../src/api/agent/index.js';
+import { domainObj, hostObj, managerObj, NOW, startEnv, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
 
 const NS = 'prod';
 
@@ -18,7 +19,7 @@ afterEach(async () => {
 const lastStatus = (): unknown => env.client.calls.applyStatus[env.client.calls.applyStatus.length - 1]!.status;
 
 describe('storageDomainReconciler', () => {
-  it('adds its finalizer, then reports Unattached while no host is Up', async () => {
+  it('adds its finalizer, then reports Unattached while no host answers', async () => {
     env = await startEnv();
     await env.client.create(Resources.StorageDomain, domainObj('data', NS));
     await env.reconcile(storageDomainReconciler, `${NS}/data`);
@@ -29,11 +30,51 @@ describe('storageDomainReconciler', () => {
     const status = lastStatus() as StorageDomainStatus;
     expect(status.phase).toBe('Unattached');
     expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NoHostUp' });
+  });
 
+  it('connects on every answering host, formats once with its UID, and goes Active with capacity', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.StorageDomain, domainObj('data', NS, 'Data', { finalizers: [FINALIZER] }));
     await env.client.create(Resources.Host, hostObj('h1', NS));
-    env.client.setStatus(Resources.Host, NS, 'h1', upHostStatus(1024 ** 3, []));
+    await env.client.create(Resources.Host, hostObj('h2', NS));
+    await env.client.create(Resources.Host, hostObj('h3', NS, { maintenance: true }));
+    env.agents.connect(`${NS}/h1`);
+    env.agents.connect(`${NS}/h2`);
+    env.agents.connect(`${NS}/h3`);
     await env.reconcile(storageDomainReconciler, `${NS}/data`);
-    expect(condition(lastStatus(), 'Ready')).toMatchObject({ status: 'False', reason: 'Activating', message: 'connecting on 1 host(s)' });
+    const uid = env.client.peek(Resources.StorageDomain, NS, 'data')!.metadata.uid;
+    expect(env.agents.verbs().filter((v) => v.endsWith('connectStorageDomain'))).toEqual([`${NS}/h1 connectStorageDomain`, `${NS}/h2 connectStorageDomain`]);
+    expect(env.agents.calls.find((c) => c.verb === 'connectStorageDomain')!.args[1]).toEqual({ type: 'NFS', server: 'nfs.example.com', path: '/exports/data' });
+    // each fake host has its own view: formatted where it was not yet
+    expect(env.agents.calls.filter((c) => c.verb === 'formatStorageDomain').map((c) => c.args[1])).toEqual([
+      { uuid: uid, role: 'Data' },
+      { uuid: uid, role: 'Data' },
+    ]);
+    const status = lastStatus() as StorageDomainStatus;
+    expect(status).toMatchObject({ phase: 'Active', domainUUID: uid, capacity: { total: '102400Mi', free: '61440Mi' } });
+    expect(status.hosts!.map((h) => [h.name, h.connected])).toEqual([['h1', true], ['h2', true]]);
+    expect(condition(status, 'LowSpace')).toMatchObject({ status: 'False' });
+
+    // converged: a second pass calls no verb that changes anything and writes nothing
+    const writes = env.client.calls.applyStatus.length;
+    const verbs = env.agents.calls.length;
+    await env.reconcile(storageDomainReconciler, `${NS}/data`);
+    expect(env.client.calls.applyStatus).toHaveLength(writes);
+    expect(env.agents.calls.slice(verbs).filter((c) => c.verb !== 'getStorageDomain')).toEqual([]);
+  });
+
+  it('stays Activating with the reason per host when a host cannot connect', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.StorageDomain, domainObj('data', NS, 'Data', { finalizers: [FINALIZER] }));
+    await env.client.create(Resources.Host, hostObj('h1', NS));
+    env.agents.connect(`${NS}/h1`);
+    env.agents.agent(`${NS}/h1`).failures.set('connectStorageDomain', new AgentApiError(400, 'FileNotFound', 'path /exports/data does not exist'));
+    const result = await env.reconcile(storageDomainReconciler, `${NS}/data`);
+    const status = lastStatus() as StorageDomainStatus;
+    expect(status.phase).toBe('Activating');
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'ActivationFailed', message: 'could not connect: h1: path /exports/data does not exist' });
+    expect(status.hosts).toEqual([{ name: 'h1', connected: false, message: 'path /exports/data does not exist' }]);
+    expect(result).toEqual({ requeueAfter: expect.any(Number) });
   });
 
   it('blocks deletion while a VM has a disk on the domain, then lets it go once the VM is gone', async () => {
@@ -65,17 +106,6 @@ describe('storageDomainReconciler', () => {
     expect(env.informers.storageDomains.get(`${NS}/data`)).toBeUndefined();
   });
 
-  it('an Unattached domain moves to Activating once a host is Up', async () => {
-    env = await startEnv();
-    await env.client.create(Resources.StorageDomain, domainObj('data', NS, 'Data', { finalizers: [FINALIZER] }));
-    await env.reconcile(storageDomainReconciler, `${NS}/data`);
-    expect((lastStatus() as StorageDomainStatus).phase).toBe('Unattached');
-    await env.client.create(Resources.Host, hostObj('h1', NS));
-    env.client.setStatus(Resources.Host, NS, 'h1', upHostStatus(1024 ** 3, []));
-    await env.reconcile(storageDomainReconciler, `${NS}/data`);
-    expect(lastStatus()).toMatchObject({ phase: 'Activating', conditions: [expect.objectContaining({ reason: 'Activating' })] });
-  });
-
   it('vmsUsingDomain counts disks and boot files, sorted', () => {
     const vms = [
       vmObj('zeta', NS, {}, {}, 'data'),
@@ -88,51 +118,135 @@ describe('storageDomainReconciler', () => {
 });
 
 describe('hostReconciler', () => {
-  it('is Connecting (Ready=False) with the agent address when not in maintenance', async () => {
+  it('is Installing while the agent never answered, links the agent with the Manager heartbeat, then Up with capabilities', async () => {
     env = await startEnv();
-    await env.client.create(Resources.Host, hostObj('h1', NS));
+    await env.client.create(Resources.Manager, managerObj('m', NS, { availability: { heartbeatIntervalSeconds: 2 } }));
+    await env.client.create(Resources.Host, hostObj('h1', NS, {}, { finalizers: [FINALIZER], creationTimestamp: NOW.toISOString() }));
+    env.agents.setState(`${NS}/h1`, 'Unreachable', 'connect ECONNREFUSED');
+    const r = await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect(env.agents.targets.get(`${NS}/h1`)).toEqual({ namespace: NS, name: 'h1', address: 'h1.example.com', port: 54321, heartbeatIntervalMs: 2000 });
+    let status = lastStatus() as HostStatus;
+    expect(status.phase).toBe('Installing');
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForAgent' });
+    expect(condition(status, 'Ready')!.message).toContain('h1.example.com:54321');
+    expect(r).toEqual({ requeueAfter: expect.any(Number) });
+
+    env.agents.connect(`${NS}/h1`, 8 * 2 ** 30, 4);
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    status = lastStatus() as HostStatus;
+    expect(status).toMatchObject({ phase: 'Up', lastHeartbeatTime: '2025-03-01T12:00:00Z', agentBootId: 'boot1' });
+    expect(status.capabilities).toMatchObject({ memoryBytes: 8 * 2 ** 30, hypervisorType: 'qemu', cpu: { cores: 4 } });
+    expect(status.usage).toEqual({ cpuPercent: 3, memoryFreeBytes: 4 * 2 ** 30, load1: 0.1, runningVMs: 0 });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Up' });
+    expect(env.recorder.events.map((e) => e.reason)).toEqual(['Installing', 'Up']);
+  });
+
+  it('keeps its phase through a short outage, then is NonResponsive with the reason', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Manager, managerObj('m', NS, { availability: { nonResponsiveAfterSeconds: 30 } }));
+    await env.client.create(Resources.Host, hostObj('h1', NS, {}, { finalizers: [FINALIZER] }));
+    env.agents.connect(`${NS}/h1`, 8 * 2 ** 30, 4, new Date(NOW.getTime() - 10_000));
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect((lastStatus() as HostStatus).phase).toBe('Up');
+    env.agents.setState(`${NS}/h1`, 'Unreachable', 'connect ETIMEDOUT');
+    const r = await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect((lastStatus() as HostStatus).phase).toBe('Up');
+    expect(r).toEqual({ requeueAfter: 20_050 });
+    env.agents.connect(`${NS}/h1`, 8 * 2 ** 30, 4, new Date(NOW.getTime() - 31_000));
+    env.agents.setState(`${NS}/h1`, 'Unreachable', 'connect ETIMEDOUT');
     await env.reconcile(hostReconciler, `${NS}/h1`);
     const status = lastStatus() as HostStatus;
-    expect(status.phase).toBe('Connecting');
-    expect(status.observedGeneration).toBe(1);
-    expect(condition(status, 'Ready')).toMatchObject({
-      status: 'False',
-      reason: 'Connecting',
-      message: 'waiting for the host agent at h1.example.com:54321',
-    });
-    expect(env.recorder.events).toEqual([expect.objectContaining({ name: 'h1', reason: 'PhaseChanged', message: 'Host is Connecting' })]);
+    expect(status.phase).toBe('NonResponsive');
+    expect(condition(status, 'Ready')).toMatchObject({ reason: 'HeartbeatsMissed' });
+    expect(condition(status, 'Ready')!.message).toContain('ETIMEDOUT');
+  });
 
+  it('is Error when TLS with the agent fails', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Host, hostObj('h1', NS, {}, { finalizers: [FINALIZER] }));
+    env.agents.setState(`${NS}/h1`, 'CertificateRejected', 'unable to verify the first certificate');
     await env.reconcile(hostReconciler, `${NS}/h1`);
-    expect(env.client.calls.applyStatus).toHaveLength(1);
-    expect(env.recorder.events).toHaveLength(1);
+    expect(lastStatus()).toMatchObject({ phase: 'Error' });
+    expect(condition(lastStatus(), 'Ready')).toMatchObject({ reason: 'CertificateRejected', message: expect.stringContaining('unable to verify') });
+  });
+
+  it('is NonOperational while it does not reach an Active Data domain, and Up once connected', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Host, hostObj('h1', NS, {}, { finalizers: [FINALIZER] }));
+    await env.client.create(Resources.StorageDomain, domainObj('data', NS));
+    env.client.setStatus(Resources.StorageDomain, NS, 'data', { phase: 'Active' });
+    env.agents.connect(`${NS}/h1`);
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect(lastStatus()).toMatchObject({ phase: 'NonOperational' });
+    expect(condition(lastStatus(), 'Ready')).toMatchObject({ reason: 'StorageUnreachable', message: expect.stringContaining('data') });
+    env.agents.agent(`${NS}/h1`).storage.set('data', { name: 'data', connected: true });
+    env.agents.sync(`${NS}/h1`);
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect(lastStatus()).toMatchObject({ phase: 'Up', storageDomains: [{ name: 'data', connected: true }] });
   });
 
   it('is in Maintenance when asked and no VM runs on it (stopped VMs and other hosts do not count)', async () => {
     env = await startEnv();
-    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true }));
+    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true }, { finalizers: [FINALIZER] }));
     await env.client.create(Resources.VirtualMachine, vmObj('stopped', NS));
     env.client.setStatus(Resources.VirtualMachine, NS, 'stopped', { phase: 'Stopped', host: 'h1' });
     await env.client.create(Resources.VirtualMachine, vmObj('elsewhere', NS));
     env.client.setStatus(Resources.VirtualMachine, NS, 'elsewhere', { phase: 'Running', host: 'h2' });
+    env.agents.connect(`${NS}/h1`);
     await env.reconcile(hostReconciler, `${NS}/h1`);
     const status = lastStatus() as HostStatus;
     expect(status.phase).toBe('Maintenance');
     expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'Maintenance' });
+    expect(env.client.list(Resources.VirtualMachineMigration, NS)).resolves.toMatchObject({ items: [] });
   });
 
-  it('is PreparingForMaintenance while a Running VM is still on it, then Maintenance once it left', async () => {
+  it('drains: creates migrations (priority order), names a VM that cannot migrate, and aborts on maintenance=false', async () => {
     env = await startEnv();
-    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true }));
-    await env.client.create(Resources.VirtualMachine, vmObj('busy', NS));
-    env.client.setStatus(Resources.VirtualMachine, NS, 'busy', { phase: 'Running', host: 'h1' });
+    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true }, { finalizers: [FINALIZER] }));
+    await env.client.create(Resources.StorageDomain, { ...domainObj('local', NS), spec: { type: 'LocalFS', local: { host: 'h1', path: '/srv/local' } } });
+    await env.client.create(Resources.VirtualMachine, vmObj('low', NS, { highAvailability: { priority: 10 } }));
+    await env.client.create(Resources.VirtualMachine, vmObj('high', NS, { highAvailability: { priority: 90 } }));
+    await env.client.create(Resources.VirtualMachine, vmObj('pinned', NS, {}, {}, 'local'));
+    for (const n of ['low', 'high', 'pinned']) env.client.setStatus(Resources.VirtualMachine, NS, n, { phase: 'Running', host: 'h1' });
+    env.agents.connect(`${NS}/h1`);
     await env.reconcile(hostReconciler, `${NS}/h1`);
-    expect(lastStatus()).toMatchObject({ phase: 'PreparingForMaintenance' });
-    expect(condition(lastStatus(), 'Ready')).toMatchObject({ reason: 'PreparingForMaintenance', message: 'waiting for 1 VM(s) to leave the host' });
+    const status = lastStatus() as HostStatus;
+    expect(status.phase).toBe('PreparingForMaintenance');
+    expect(condition(status, 'Drained')).toMatchObject({ status: 'False', reason: 'VMsCannotMigrate', message: expect.stringContaining('pinned uses LocalFS storage domain local') });
+    const migrations = (await env.client.list(Resources.VirtualMachineMigration, NS)).items;
+    expect(migrations.map((m) => [m.metadata.name, (m.spec as { vmName: string }).vmName])).toEqual([
+      ['drain-h1-g1-high', 'high'],
+      ['drain-h1-g1-low', 'low'],
+    ]);
+    expect(env.recorder.events.filter((e) => e.reason === 'DrainMigration').map((e) => e.message)).toEqual([
+      'created VirtualMachineMigration drain-h1-g1-high',
+      'created VirtualMachineMigration drain-h1-g1-low',
+    ]);
+    // idempotent: a second pass creates nothing new
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect((await env.client.list(Resources.VirtualMachineMigration, NS)).items).toHaveLength(2);
 
-    env.client.setStatus(Resources.VirtualMachine, NS, 'busy', { phase: 'Running', host: 'h2' });
+    env.client.update(Resources.Host, NS, 'h1', (o) => {
+      (o.spec as { maintenance: boolean }).maintenance = false;
+    });
+    await waitFor(() => (env.informers.hosts.get(`${NS}/h1`)?.spec as { maintenance: boolean }).maintenance === false);
     await env.reconcile(hostReconciler, `${NS}/h1`);
-    expect(lastStatus()).toMatchObject({ phase: 'Maintenance' });
-    expect(env.recorder.events.map((e) => e.message)).toEqual(['Host is PreparingForMaintenance', 'Host is Maintenance']);
+    expect((await env.client.list(Resources.VirtualMachineMigration, NS)).items).toEqual([]);
+    expect(env.recorder.events.find((e) => e.reason === 'MaintenanceEnded')?.message).toBe('maintenance aborted: 2 drain migration(s) cancelled');
+    expect(condition(lastStatus(), 'Drained')).toBeUndefined();
+  });
+
+  it('drainPolicy Stop shuts down a VM that cannot migrate', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true, drainPolicy: 'Stop' }, { finalizers: [FINALIZER] }));
+    await env.client.create(Resources.StorageDomain, { ...domainObj('local', NS), spec: { type: 'LocalFS', local: { host: 'h1', path: '/srv/local' } } });
+    const vm = await env.client.create(Resources.VirtualMachine, vmObj('pinned', NS, {}, {}, 'local'));
+    env.client.setStatus(Resources.VirtualMachine, NS, 'pinned', { phase: 'Running', host: 'h1' });
+    env.agents.connect(`${NS}/h1`);
+    env.agents.agent(`${NS}/h1`).vms.set(vm.metadata.uid!, { uid: vm.metadata.uid!, name: 'prod_pinned', state: 'running', persistent: true, owned: true });
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect(env.agents.calls.find((c) => c.verb === 'stopVm')?.args).toEqual([vm.metadata.uid, { timeoutSeconds: 60 }]);
+    expect(condition(lastStatus(), 'Drained')).toMatchObject({ reason: 'Draining' });
   });
 
   it('reports an invalid Host as InvalidSpec with the field path', async () => {

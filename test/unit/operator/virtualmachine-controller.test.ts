@@ -97,11 +97,19 @@ describe('virtualMachineReconciler', () => {
     await upHost('small', 8 * GiB);
     await upHost('big', 32 * GiB);
     await createVM('vm');
+    env.agents.connect(`${NS}/big`);
     await env.reconcile(virtualMachineReconciler, `${NS}/vm`);
+    // placement is written before anything happens on the host
+    const placed = env.client.calls.applyStatus[0]!.status as VirtualMachineStatus;
+    expect(condition(placed, 'Scheduled')).toMatchObject({ status: 'True', reason: 'Scheduled', message: 'placed on big' });
+    expect(condition(placed, 'Ready')).toMatchObject({ status: 'False', reason: 'Starting', message: 'starting on big' });
+    expect(placed).toMatchObject({ phase: 'Starting', host: 'big' });
+    const uid = env.client.peek(Resources.VirtualMachine, NS, 'vm')!.metadata.uid!;
+    expect(env.agents.verbs()).toEqual([`${NS}/big createVolume`, `${NS}/big defineVm`, `${NS}/big startVm`]);
     const status = lastStatus();
-    expect(condition(status, 'Scheduled')).toMatchObject({ status: 'True', reason: 'Scheduled', message: 'placed on big' });
-    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'Starting', message: 'starting on big' });
-    expect(status.phase).toBe('Scheduling');
+    expect(status).toMatchObject({ phase: 'Running', host: 'big', domainUUID: uid, runningGeneration: 1 });
+    expect(status.disks).toEqual([{ name: 'root', storageDomain: 'data', volume: `vm-root-${uid.replace(/-/g, '').slice(0, 8)}`, created: true }]);
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
   });
 
   it('PowerSaving on the Manager places the VM on the host with less free memory', async () => {
@@ -161,6 +169,7 @@ describe('virtualMachineReconciler', () => {
   it('keeps the finalizer of a deleted VM that is placed on a host', async () => {
     env = await startEnv();
     await createVM('vm');
+    await env.client.create(Resources.Host, hostObj('h1', NS));
     env.client.setStatus(Resources.VirtualMachine, NS, 'vm', { phase: 'Running', host: 'h1' });
     env.client.delete(Resources.VirtualMachine, NS, 'vm');
     await env.reconcile(virtualMachineReconciler, `${NS}/vm`);

@@ -209,6 +209,13 @@ export class FakeObjectClient implements ObjectClient {
     return clone(stored);
   }
 
+  async deleteObject(type: ResourceType, object: KubeObject): Promise<boolean> {
+    const stored = this.store(type.plural).get(keyOf(object.metadata.namespace, object.metadata.name));
+    if (!stored || (object.metadata.uid !== undefined && stored.metadata.uid !== object.metadata.uid)) return false;
+    this.delete(type, object.metadata.namespace, object.metadata.name);
+    return true;
+  }
+
   // ---- test controls: the store ------------------------------------------
 
   /** The stored object (a copy), or undefined. */

@@ -11,6 +11,7 @@ import type { EventRecorder, KubeObject } from '../../../src/kube/types.js';
 import { Resources } from '../../../src/operator/resources.js';
 import type { ReconcileContext, Reconciler } from '../../../src/runtime/controller.js';
 import { FakeObjectClient } from './fake-client.js';
+import { FakeAgentConnections, FakePki } from './fake-agents.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -41,6 +42,8 @@ export interface TestEnv {
   ctx: OperatorContext;
   informers: Informers;
   recorder: RecordingEventRecorder;
+  agents: FakeAgentConnections;
+  pki: FakePki;
   /** Runs `reconciler` for `key` with a minimal ReconcileContext. */
   reconcile(reconciler: (ctx: OperatorContext) => Reconciler, key: string): Promise<unknown>;
   stop(): Promise<void>;
@@ -64,12 +67,16 @@ export async function startEnv(client: FakeObjectClient = new FakeObjectClient()
   await waitFor(() => all.every((i) => client.activeWatches(i.type) === 1));
   await client.idle();
   const recorder = new RecordingEventRecorder();
-  const ctx: OperatorContext = { client, informers, events: recorder, log: silentLogger, now: () => NOW };
+  const agents = new FakeAgentConnections();
+  const pki = new FakePki();
+  const ctx: OperatorContext = { client, informers, events: recorder, log: silentLogger, now: () => NOW, agents, pki };
   return {
     client,
     ctx,
     informers,
     recorder,
+    agents,
+    pki,
     reconcile: (reconciler, key) => {
       const [namespace, name] = key.split('/') as [string, string];
       const rc = { key, namespace, name, log: silentLogger, signal: new AbortController().signal } as ReconcileContext;

@@ -1,0 +1,134 @@
+/**
+ * Host maintenance: live-migrate every VM away, highest HA priority first,
+ * through VirtualMachineMigration objects (so limits, progress and records
+ * are the same as for migrations people ask for), then report Maintenance.
+ * A VM that cannot migrate blocks the drain and is named (drainPolicy
+ * Block), or is shut down so it can start elsewhere (drainPolicy Stop).
+ * Setting maintenance back to false deletes the unfinished drain migrations,
+ * which cancels them.
+ */
+import { createHash } from 'node:crypto';
+import { API_VERSION, type Host, type MigrationStatus, type VirtualMachineStatus } from '../../api/index.js';
+import type { KubeObject } from '../../kube/types.js';
+import { objectKey } from '../../runtime/keys.js';
+import { Resources } from '../../operator/resources.js';
+import type { OperatorContext } from '../context.js';
+
+/** Label naming the Host a drain migration empties. */
+export const DRAIN_HOST_LABEL = 'drover.io/drain-host';
+/** Label with the Host generation that asked for the drain (a new maintenance round gets new migrations). */
+export const DRAIN_GENERATION_LABEL = 'drover.io/drain-generation';
+
+/** VM phases in which a VM occupies its host. */
+const ON_HOST = new Set(['Starting', 'Running', 'Migrating', 'Paused', 'Stopping', 'Unknown']);
+
+/** Where a drain stands. */
+export interface DrainProgress {
+  /** VMs still on the host. */
+  remaining: string[];
+  /** VMs that cannot leave, with why. */
+  blocked: { vm: string; why: string }[];
+  /** Migrations created by this pass. */
+  created: string[];
+  /** VMs shut down by this pass (drainPolicy Stop). */
+  stopped: string[];
+}
+
+/** Name of the drain migration of `vm` off `host` for maintenance round `generation`: a DNS label. */
+export function drainMigrationName(host: string, generation: number, vm: string): string {
+  const name = `drain-${host}-g${generation}-${vm}`;
+  if (name.length <= 63) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, 54).replace(/-+$/, '')}-${hash}`;
+}
+
+/** VMs occupying the host `name`. */
+export function vmsOnHost(ctx: OperatorContext, namespace: string | undefined, name: string): KubeObject[] {
+  return ctx.informers.virtualMachines.list(namespace).filter((vm) => {
+    const s = (vm.status ?? {}) as VirtualMachineStatus;
+    return s.host === name && ON_HOST.has(s.phase ?? '');
+  });
+}
+
+/** Why a VM cannot be live-migrated at all (a disk or its boot files on local storage), or undefined. */
+export function notMigratable(ctx: OperatorContext, vm: KubeObject): string | undefined {
+  const spec = vm.spec as { disks?: { storageDomain: string }[]; boot?: { storageDomain: string } } | undefined;
+  const used = [...(spec?.disks ?? []).map((d) => d.storageDomain), ...(spec?.boot ? [spec.boot.storageDomain] : [])];
+  for (const domain of new Set(used)) {
+    const sd = ctx.informers.storageDomains.get(objectKey(vm.metadata.namespace, domain));
+    if ((sd?.spec as { type?: string } | undefined)?.type === 'LocalFS') return `uses LocalFS storage domain ${domain}`;
+  }
+  return undefined;
+}
+
+/** One pass of the drain of `object` (spec.maintenance is true). */
+export async function drainHost(ctx: OperatorContext, object: KubeObject, host: Host): Promise<DrainProgress> {
+  const namespace = object.metadata.namespace;
+  const name = object.metadata.name;
+  const generation = object.metadata.generation ?? 0;
+  const progress: DrainProgress = { remaining: [], blocked: [], created: [], stopped: [] };
+  const priority = (vm: KubeObject) => (vm.spec as { highAvailability?: { priority?: number } } | undefined)?.highAvailability?.priority ?? 50;
+  const vms = vmsOnHost(ctx, namespace, name).sort((a, b) => priority(b) - priority(a) || a.metadata.name.localeCompare(b.metadata.name));
+  const migrations = ctx.informers.migrations.list(namespace);
+  for (const vm of vms) {
+    const vmName = vm.metadata.name;
+    progress.remaining.push(vmName);
+    const migrationName = drainMigrationName(name, generation, vmName);
+    const existing = migrations.find((m) => m.metadata.name === migrationName);
+    let why: string | undefined = notMigratable(ctx, vm);
+    if (!why && existing) {
+      const s = (existing.status ?? {}) as MigrationStatus;
+      const ready = s.conditions?.find((c) => c.type === 'Ready');
+      if (s.phase === 'Failed') why = `migration ${migrationName} failed: ${ready?.message ?? 'no reason given'}`;
+      else if (s.phase === 'Pending' && ready?.reason === 'NoTargetHost') why = `no host can take it: ${ready.message}`;
+    }
+    if (why) {
+      if (host.spec.drainPolicy === 'Stop') {
+        const client = ctx.agents.client(objectKey(namespace, name));
+        const phase = (vm.status as VirtualMachineStatus | undefined)?.phase;
+        if (client && phase !== 'Stopping') {
+          const grace = (vm.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60;
+          await client.stopVm(vm.metadata.uid ?? '', { timeoutSeconds: grace });
+          await ctx.agents.refresh(objectKey(namespace, name));
+          progress.stopped.push(vmName);
+          ctx.events.event(object, 'Normal', 'VMStopped', `drain (drainPolicy Stop) shut down VM ${vmName}: it ${why}`);
+        }
+      } else {
+        progress.blocked.push({ vm: vmName, why });
+      }
+      continue;
+    }
+    if (!existing) {
+      const migration: KubeObject = {
+        apiVersion: API_VERSION,
+        kind: 'VirtualMachineMigration',
+        metadata: {
+          name: migrationName,
+          namespace,
+          labels: { [DRAIN_HOST_LABEL]: name, [DRAIN_GENERATION_LABEL]: String(generation) },
+        },
+        spec: { vmName },
+      };
+      try {
+        await ctx.client.create(Resources.VirtualMachineMigration, migration);
+        progress.created.push(migrationName);
+      } catch (error) {
+        // Already there (a cache lagging behind our own create) is fine.
+        if ((error as { code?: number }).code !== 409) throw error;
+      }
+    }
+  }
+  return progress;
+}
+
+/** Deletes (and so cancels) the unfinished drain migrations off `host`; returns how many. */
+export async function abortDrain(ctx: OperatorContext, namespace: string | undefined, host: string): Promise<number> {
+  let aborted = 0;
+  for (const m of ctx.informers.migrations.list(namespace)) {
+    if (m.metadata.labels?.[DRAIN_HOST_LABEL] !== host || m.metadata.deletionTimestamp) continue;
+    const phase = (m.status as MigrationStatus | undefined)?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') continue;
+    if (await ctx.client.deleteObject(Resources.VirtualMachineMigration, m)) aborted += 1;
+  }
+  return aborted;
+}

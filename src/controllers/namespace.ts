@@ -1,0 +1,37 @@
+/**
+ * What reconcilers look up about a namespace from the caches: its Manager's
+ * settings (defaults when there is none) and the agent link of a Host.
+ */
+import { managerSpec, type ManagerSpec } from '../api/index.js';
+import type { KubeObject } from '../kube/types.js';
+import { objectKey } from '../runtime/keys.js';
+import type { OperatorContext } from './context.js';
+import type { HostLink } from '../operator/agents/types.js';
+
+/** The namespace's Manager: the oldest one (newer duplicates are refused by the Manager reconciler). */
+export function namespaceManager(managers: KubeObject[]): KubeObject | undefined {
+  const byAge = (m: KubeObject) => `${m.metadata.creationTimestamp ?? ''}\u0000${m.metadata.name}`;
+  return [...managers].sort((a, b) => (byAge(a) < byAge(b) ? -1 : byAge(a) > byAge(b) ? 1 : 0))[0];
+}
+
+/** The Manager spec that governs `namespace` (defaults when no valid Manager exists). */
+export function managerSettings(ctx: OperatorContext, namespace: string | undefined): ManagerSpec {
+  const manager = namespaceManager(ctx.informers.managers.list(namespace));
+  const parsed = managerSpec.safeParse(manager?.spec ?? {});
+  return parsed.success ? parsed.data : managerSpec.parse({});
+}
+
+/** The link of Host `name` in `namespace`, if the connection manager has one. */
+export function hostLink(ctx: OperatorContext, namespace: string | undefined, name: string): HostLink | undefined {
+  return ctx.agents.link(objectKey(namespace, name));
+}
+
+/** True when the link answered its last heartbeat and has listed its domains. */
+export function linkKnowsVms(link: HostLink | undefined): link is HostLink & { vms: NonNullable<HostLink['vms']> } {
+  return link?.state === 'Connected' && link.vms !== undefined;
+}
+
+/** Error message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,73 @@
+/**
+ * Deleting a VirtualMachine: stop and undefine its domain on the host it is
+ * placed on, then keep or delete its disks per diskDeletionPolicy, then let
+ * the object go. While the host can't confirm the domain is gone the
+ * finalizer stays: a VM is never forgotten while it may still run.
+ */
+import { AgentApiError } from '../../api/agent/index.js';
+import { virtualMachineObject, type VirtualMachineStatus } from '../../api/index.js';
+import type { KubeObject } from '../../kube/types.js';
+import type { ReconcileResult } from '../../runtime/controller.js';
+import { objectKey } from '../../runtime/keys.js';
+import { Resources } from '../../operator/resources.js';
+import { writeStatusIfChanged } from '../../operator/status.js';
+import { removeFinalizer, withReady } from '../common.js';
+import type { OperatorContext } from '../context.js';
+import { linkKnowsVms } from '../namespace.js';
+
+const WAIT_MS = 5_000;
+
+/** Ignores "already gone" answers of idempotent deletes. */
+async function gone<T>(call: Promise<T>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof AgentApiError && (error.status === 404 || error.reason === 'VolumeNotFound')) return;
+    throw error;
+  }
+}
+
+/** The deletion branch of the VM reconciler. */
+export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObject): Promise<ReconcileResult | void> {
+  const status = (object.status ?? {}) as VirtualMachineStatus;
+  const namespace = object.metadata.namespace;
+  const uid = object.metadata.uid ?? '';
+  const waiting = async (message: string): Promise<ReconcileResult> => {
+    const next = { ...status, conditions: withReady(ctx, object, status.conditions, false, 'Deleting', message) };
+    await writeStatusIfChanged(ctx.client, Resources.VirtualMachine, object, next);
+    return { requeueAfter: WAIT_MS };
+  };
+
+  if (status.host) {
+    const hostKey = objectKey(namespace, status.host);
+    const link = ctx.agents.link(hostKey);
+    const client = ctx.agents.client(hostKey);
+    if (ctx.informers.hosts.get(hostKey)) {
+      if (!linkKnowsVms(link) || !client) return waiting(`waiting for host ${status.host} to answer so the domain can be removed`);
+      const domain = link.vms.find((d) => d.uid === uid);
+      if (domain) {
+        if (domain.state !== 'shut off') {
+          const grace = (object.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60;
+          await gone(grace === 0 ? client.destroyVm(uid) : client.stopVm(uid, { timeoutSeconds: grace }));
+        }
+        await gone(client.undefineVm(uid));
+        await ctx.agents.refresh(hostKey);
+        ctx.events.event(object, 'Normal', 'Undefined', `domain removed from ${status.host}`);
+      }
+    }
+  }
+
+  const parsed = virtualMachineObject.safeParse(object);
+  const policy = parsed.success ? parsed.data.spec.diskDeletionPolicy : 'Retain';
+  if (policy === 'Delete') {
+    for (const disk of (status.disks ?? []).filter((d) => d.created)) {
+      // Any connected host that has the disk's storage domain can delete the volume.
+      const hosts = ctx.informers.hosts.list(namespace).map((h) => objectKey(namespace, h.metadata.name));
+      const via = hosts.find((k) => ctx.agents.link(k)?.storage?.some((s) => s.name === disk.storageDomain && s.connected) && ctx.agents.client(k));
+      if (!via) return waiting(`waiting for a host connected to ${disk.storageDomain} to delete volume ${disk.volume}`);
+      await gone(ctx.agents.client(via)!.deleteVolume(disk.storageDomain, disk.volume));
+      ctx.events.event(object, 'Normal', 'DiskDeleted', `volume ${disk.volume} deleted from ${disk.storageDomain}`);
+    }
+  }
+  await removeFinalizer(ctx, Resources.VirtualMachine, object);
+}

@@ -1,0 +1,72 @@
+/**
+ * The scheduler's inputs built from the informer caches: host views (with
+ * what placed VMs already hold) and a VM's request. The scheduler itself
+ * (src/scheduler) stays pure.
+ */
+import { managerSpec, parseQuantity, type HostStatus, type VirtualMachine } from '../../api/index.js';
+import type { KubeObject } from '../../kube/types.js';
+import type { HostView, SchedulingPolicy, VMRequest } from '../../scheduler/scheduler.js';
+import { namespaceManager } from '../namespace.js';
+
+/** Phases in which a VM placed on a host (status.host) holds no resources there. */
+const NOT_HOLDING = new Set(['Stopped', 'Failed', 'Pending']);
+
+/** vCPUs of a VM spec (sockets × cores × threads). */
+function vcpusOf(spec: { cpu?: { cores?: number; sockets?: number; threads?: number } } | undefined): number {
+  return (spec?.cpu?.cores ?? 1) * (spec?.cpu?.sockets ?? 1) * (spec?.cpu?.threads ?? 1);
+}
+
+function memoryOf(spec: { memory?: string | number } | undefined): number {
+  try {
+    return spec?.memory === undefined ? 0 : parseQuantity(spec.memory);
+  } catch {
+    return 0; // an invalid VM holds no memory
+  }
+}
+
+/** Builds the scheduler's view of the hosts in a namespace from the caches. */
+export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
+  return hosts.map((h) => {
+    const status = (h.status ?? {}) as HostStatus;
+    const spec = (h.spec ?? {}) as { maintenance?: boolean };
+    let committedMemoryBytes = 0;
+    let committedVcpus = 0;
+    for (const vm of vms) {
+      const s = vm.status as { host?: string; phase?: string; migration?: { targetHost?: string } } | undefined;
+      // A VM holds resources where it runs, and on the target of its migration while it moves.
+      const here = (s?.host === h.metadata.name && !NOT_HOLDING.has(s.phase ?? '')) || s?.migration?.targetHost === h.metadata.name;
+      if (!here) continue;
+      const vspec = vm.spec as { memory?: string | number; cpu?: { cores?: number; sockets?: number; threads?: number } };
+      committedMemoryBytes += memoryOf(vspec);
+      committedVcpus += vcpusOf(vspec);
+    }
+    const cpu = status.capabilities?.cpu;
+    return {
+      name: h.metadata.name,
+      labels: h.metadata.labels ?? {},
+      phase: status.phase,
+      maintenance: spec.maintenance === true,
+      memoryBytes: status.capabilities?.memoryBytes,
+      cpuThreads: cpu?.sockets && cpu.cores ? cpu.sockets * cpu.cores * (cpu.threads ?? 1) : undefined,
+      committedMemoryBytes,
+      committedVcpus,
+      storageDomains: new Set((status.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name)),
+    };
+  });
+}
+
+/** The scheduling policy of the namespace's Manager, or the defaults. */
+export function schedulingPolicy(managers: KubeObject[]): SchedulingPolicy {
+  const parsed = managerSpec.safeParse(namespaceManager(managers)?.spec ?? {});
+  return parsed.success ? parsed.data.scheduling : managerSpec.parse({}).scheduling;
+}
+
+/** What `vm` asks of a host. */
+export function vmRequest(vm: VirtualMachine): VMRequest {
+  return {
+    memoryBytes: parseQuantity(vm.spec.memory),
+    vcpus: vm.spec.cpu.cores * vm.spec.cpu.sockets * vm.spec.cpu.threads,
+    storageDomains: [...new Set([...(vm.spec.disks ?? []).map((d) => d.storageDomain), ...(vm.spec.boot ? [vm.spec.boot.storageDomain] : [])])],
+    hostSelector: vm.spec.placement?.hostSelector,
+  };
+}
