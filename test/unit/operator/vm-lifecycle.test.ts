@@ -1,0 +1,258 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { Condition, MigrationStatus, VirtualMachineStatus } from '../../../src/api/index.js';
+import { migrationReconciler } from '../../../src/controllers/migration.js';
+import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
+import { FINALIZER, Resources } from '../../../src/operator/resources.js';
+import type { KubeObject } from '../../../src/kube/types.js';
+import { hostObj, managerObj, startEnv, upHostStatus, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
+
+const GiB = 1024 ** 3;
+const NS = 'prod';
+let env: TestEnv;
+afterEach(async () => {
+  await env?.stop();
+});
+
+const cond = (s: unknown, type: string): Condition | undefined => ((s as { conditions?: Condition[] }).conditions ?? []).find((c) => c.type === type);
+const vmStatus = (name = 'vm') => (env.client.peek(Resources.VirtualMachine, NS, name)?.status ?? {}) as VirtualMachineStatus;
+
+async function settle(): Promise<void> {
+  await env.client.idle();
+  await new Promise((r) => setTimeout(r, 5));
+}
+
+async function reconcileVm(name = 'vm'): Promise<unknown> {
+  await settle();
+  const r = await env.reconcile(virtualMachineReconciler, `${NS}/${name}`);
+  await settle();
+  return r;
+}
+
+async function twoHosts(): Promise<void> {
+  await env.client.create(Resources.Manager, managerObj('m', NS));
+  for (const h of ['h1', 'h2']) {
+    await env.client.create(Resources.Host, hostObj(h, NS));
+    env.client.setStatus(Resources.Host, NS, h, upHostStatus(16 * GiB, ['data']));
+    env.agents.connect(`${NS}/${h}`);
+  }
+  await settle();
+}
+
+async function runningVm(spec: Record<string, unknown> = {}): Promise<KubeObject> {
+  await twoHosts();
+  const vm = await env.client.create(Resources.VirtualMachine, vmObj('vm', NS, spec, { finalizers: [FINALIZER] }));
+  await reconcileVm();
+  expect(vmStatus().phase).toBe('Running');
+  return vm;
+}
+
+/** Makes the domain stop on its host as libvirt would report it. */
+function domainStops(uid: string, reason: string): string {
+  const host = vmStatus().host!;
+  const agent = env.agents.agent(`${NS}/${host}`);
+  agent.vms.set(uid, { ...agent.vms.get(uid)!, state: 'shut off', reason });
+  env.agents.sync(`${NS}/${host}`);
+  return host;
+}
+
+describe('runStrategy', () => {
+  it('Always restarts after a guest poweroff and after a crash, with a Restarted event', async () => {
+    env = await startEnv();
+    const vm = await runningVm();
+    const host = domainStops(vm.metadata.uid!, 'shutdown');
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Running', host });
+    expect(env.agents.verbs().filter((v) => v.endsWith('startVm'))).toHaveLength(2);
+    expect(env.recorder.events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Stopped', 'Restarted']));
+    domainStops(vm.metadata.uid!, 'crashed');
+    await reconcileVm();
+    expect(vmStatus().phase).toBe('Running');
+    expect(env.agents.verbs().filter((v) => v.endsWith('startVm'))).toHaveLength(3);
+    expect(env.recorder.events.map((e) => e.reason)).toContain('Crashed');
+  });
+
+  it('RerunOnFailure restarts after a crash but not after a clean guest poweroff', async () => {
+    env = await startEnv();
+    const vm = await runningVm({ runStrategy: 'RerunOnFailure' });
+    domainStops(vm.metadata.uid!, 'crashed');
+    await reconcileVm();
+    expect(vmStatus().phase).toBe('Running');
+    domainStops(vm.metadata.uid!, 'shutdown');
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Stopped', lastStopReason: 'Shutdown' });
+    await reconcileVm();
+    expect(vmStatus().phase).toBe('Stopped');
+    expect(env.agents.verbs().filter((v) => v.endsWith('startVm'))).toHaveLength(2);
+    expect(cond(vmStatus(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('Halted stops a running VM through the agent with the grace period; Always starts it again on the same host', async () => {
+    env = await startEnv();
+    const vm = await runningVm({ terminationGracePeriodSeconds: 7 });
+    const host = vmStatus().host;
+    env.client.update(Resources.VirtualMachine, NS, 'vm', (o) => {
+      (o.spec as { runStrategy: string }).runStrategy = 'Halted';
+    });
+    await reconcileVm();
+    expect(env.agents.calls.find((c) => c.verb === 'stopVm')?.args).toEqual([vm.metadata.uid, { timeoutSeconds: 7 }]);
+    expect(vmStatus()).toMatchObject({ phase: 'Stopped', lastStopReason: 'Halted', host });
+    expect(cond(vmStatus(), 'Ready')).toMatchObject({ status: 'True', reason: 'Halted' });
+    env.client.update(Resources.VirtualMachine, NS, 'vm', (o) => {
+      (o.spec as { runStrategy: string }).runStrategy = 'Always';
+    });
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Running', host });
+  });
+
+  it('a spec change that needs a restart sets RestartRequired and never touches spec', async () => {
+    env = await startEnv();
+    await runningVm();
+    env.client.update(Resources.VirtualMachine, NS, 'vm', (o) => {
+      (o.spec as { memory: string }).memory = '2Gi';
+    });
+    await reconcileVm();
+    expect(cond(vmStatus(), 'RestartRequired')).toMatchObject({ status: 'True', reason: 'SpecChanged' });
+    expect((env.client.peek(Resources.VirtualMachine, NS, 'vm')!.spec as { memory: string }).memory).toBe('2Gi');
+    expect(env.agents.verbs().filter((v) => v.endsWith('defineVm'))).toHaveLength(1);
+    // a change that doesn't touch the machine asks for nothing
+    env.client.update(Resources.VirtualMachine, NS, 'vm', (o) => {
+      (o.spec as { memory: string }).memory = '1Gi';
+      (o.spec as { diskDeletionPolicy: string }).diskDeletionPolicy = 'Delete';
+    });
+    await reconcileVm();
+    expect(cond(vmStatus(), 'RestartRequired')).toMatchObject({ status: 'False' });
+  });
+
+  it('a host that stops answering makes the VM Unknown, and nothing is started elsewhere', async () => {
+    env = await startEnv();
+    await runningVm();
+    const host = vmStatus().host!;
+    env.agents.setState(`${NS}/${host}`, 'Unreachable', 'connect ETIMEDOUT');
+    const before = env.agents.calls.length;
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Unknown', host });
+    expect(env.agents.calls.slice(before)).toEqual([]);
+  });
+});
+
+describe('deletion', () => {
+  it.each([
+    ['Retain', 0],
+    ['Delete', 1],
+  ])('stops and undefines the domain; diskDeletionPolicy %s deletes %i volume(s)', async (policy, deleted) => {
+    env = await startEnv();
+    const vm = await runningVm({ diskDeletionPolicy: policy });
+    const host = vmStatus().host!;
+    for (const h of ['h1', 'h2']) env.agents.agent(`${NS}/${h}`).storage.set('data', { name: 'data', connected: true });
+    env.agents.sync(`${NS}/h1`);
+    env.agents.sync(`${NS}/h2`);
+    env.client.delete(Resources.VirtualMachine, NS, 'vm');
+    await reconcileVm();
+    expect(env.agents.verbs()).toEqual(expect.arrayContaining([`${NS}/${host} stopVm`, `${NS}/${host} undefineVm`]));
+    expect(env.agents.agent(`${NS}/${host}`).vms.has(vm.metadata.uid!)).toBe(false);
+    expect(env.agents.calls.filter((c) => c.verb === 'deleteVolume')).toHaveLength(deleted);
+    expect(env.client.peek(Resources.VirtualMachine, NS, 'vm')).toBeUndefined();
+  });
+
+  it('waits while the host cannot confirm the domain is gone', async () => {
+    env = await startEnv();
+    await runningVm();
+    env.agents.setState(`${NS}/${vmStatus().host!}`, 'Unreachable', 'no route');
+    env.client.delete(Resources.VirtualMachine, NS, 'vm');
+    const r = await reconcileVm();
+    expect(r).toEqual({ requeueAfter: expect.any(Number) });
+    expect(env.client.peek(Resources.VirtualMachine, NS, 'vm')?.metadata.finalizers).toEqual([FINALIZER]);
+  });
+});
+
+describe('VirtualMachineMigration', () => {
+  it('picks the other host, records it before asking the source, follows progress, and hands the VM over', async () => {
+    env = await startEnv();
+    const vm = await runningVm();
+    const source = vmStatus().host!;
+    const target = source === 'h1' ? 'h2' : 'h1';
+    await env.client.create(Resources.VirtualMachineMigration, {
+      apiVersion: 'drover.io/v1alpha1',
+      kind: 'VirtualMachineMigration',
+      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
+      spec: { vmName: 'vm' },
+    });
+    await settle();
+    const r = await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    const m = env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus;
+    expect(m).toMatchObject({ phase: 'Running', sourceHost: source, targetHost: target });
+    expect(env.agents.calls.find((c) => c.verb === 'migrateVm')?.args[1]).toMatchObject({ destinationURI: `qemu+tcp://${target}.example.com/system` });
+    expect(r).toEqual({ requeueAfter: expect.any(Number) });
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Migrating', migration: { name: 'mig', sourceHost: source, targetHost: target } });
+
+    await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    expect(env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status).toMatchObject({ progress: { dataTotalBytes: 1000, dataRemainingBytes: 400, iteration: 2 } });
+
+    // the agent finishes: the domain leaves the source and runs on the target
+    const src = env.agents.agent(`${NS}/${source}`);
+    const dst = env.agents.agent(`${NS}/${target}`);
+    dst.vms.set(vm.metadata.uid!, { ...src.vms.get(vm.metadata.uid!)!, state: 'running' });
+    src.vms.delete(vm.metadata.uid!);
+    src.migrations.get(vm.metadata.uid!)!.state = 'succeeded';
+    await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    expect(env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status).toMatchObject({ phase: 'Succeeded' });
+    await reconcileVm();
+    expect(vmStatus()).toMatchObject({ phase: 'Running', host: target });
+    expect(vmStatus().migration).toBeUndefined();
+  });
+
+  it('waits for a slot: at most maxOutboundPerHost from one host', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Manager, managerObj('m', NS, { migration: { maxOutboundPerHost: 1 } }));
+    for (const h of ['h1', 'h2']) {
+      await env.client.create(Resources.Host, hostObj(h, NS));
+      env.client.setStatus(Resources.Host, NS, h, upHostStatus(16 * GiB, ['data']));
+      env.agents.connect(`${NS}/${h}`);
+    }
+    for (const name of ['a', 'b']) {
+      const created = await env.client.create(Resources.VirtualMachine, vmObj(name, NS, {}, { finalizers: [FINALIZER] }));
+      env.client.setStatus(Resources.VirtualMachine, NS, name, { phase: 'Running', host: 'h1' });
+      env.agents.agent(`${NS}/h1`).vms.set(created.metadata.uid!, { uid: created.metadata.uid!, name: `${NS}_${name}`, state: 'running', persistent: true, owned: true });
+      await env.client.create(Resources.VirtualMachineMigration, {
+        apiVersion: 'drover.io/v1alpha1',
+        kind: 'VirtualMachineMigration',
+        metadata: { name: `mig-${name}`, namespace: NS, finalizers: [FINALIZER] },
+        spec: { vmName: name },
+      });
+    }
+    await settle();
+    await waitFor(() => env.informers.migrations.list(NS).length === 2);
+    await env.reconcile(migrationReconciler, `${NS}/mig-a`);
+    await settle();
+    await env.reconcile(migrationReconciler, `${NS}/mig-b`);
+    await settle();
+    const b = env.client.peek(Resources.VirtualMachineMigration, NS, 'mig-b')!.status as MigrationStatus;
+    expect(b.phase).toBe('Pending');
+    expect(cond(b, 'Ready')).toMatchObject({ reason: 'WaitingForSlot', message: expect.stringContaining('1/1 from h1') });
+    expect(env.agents.calls.filter((c) => c.verb === 'migrateVm')).toHaveLength(1);
+  });
+
+  it('fails a VM with a disk on LocalFS as NotMigratable', async () => {
+    env = await startEnv();
+    await twoHosts();
+    await env.client.create(Resources.StorageDomain, { apiVersion: 'drover.io/v1alpha1', kind: 'StorageDomain', metadata: { name: 'data', namespace: NS }, spec: { type: 'LocalFS', local: { host: 'h1', path: '/srv' } } });
+    await env.client.create(Resources.VirtualMachine, vmObj('vm', NS, {}, { finalizers: [FINALIZER] }));
+    env.client.setStatus(Resources.VirtualMachine, NS, 'vm', { phase: 'Running', host: 'h1' });
+    await env.client.create(Resources.VirtualMachineMigration, {
+      apiVersion: 'drover.io/v1alpha1',
+      kind: 'VirtualMachineMigration',
+      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
+      spec: { vmName: 'vm' },
+    });
+    await settle();
+    await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    const s = env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus;
+    expect(s.phase).toBe('Failed');
+    expect(cond(s, 'Ready')).toMatchObject({ reason: 'NotMigratable', message: expect.stringContaining('LocalFS') });
+  });
+});
