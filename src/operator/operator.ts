@@ -13,6 +13,7 @@ import { KubeEventRecorder } from '../kube/events.js';
 import { Informer } from '../kube/informer.js';
 import { KubeLeaseStore } from '../kube/lease-store.js';
 import { createControllers } from '../controllers/register.js';
+import { AgentConnectionManager } from './agents/connections.js';
 import type { Informers, OperatorContext } from '../controllers/context.js';
 import { Controller } from '../runtime/controller.js';
 import { HealthServer } from '../runtime/health-server.js';
@@ -97,7 +98,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     events,
     log,
     pki: operatorPki.pki,
-    // TODO(agents): agents: createAgentConnections(...) once src/operator/agents/connections.ts exists.
+    // Links to agents exist only while this replica leads (see onStartedLeading).
     agents: undefined as unknown as OperatorContext['agents'],
     now: () => new Date(),
   };
@@ -136,7 +137,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
         log.info({ identity }, 'became leader, starting controllers');
         await Promise.all(all.map((i) => i.waitForSync()));
         if (signal.aborted) return;
-        controllers = createControllers(ctx, {
+        // Only the leader talks to agents: a standby must not heartbeat or drive hosts.
+        const agents = new AgentConnectionManager({ tlsFor: (ns) => operatorPki.pki.clientTls(ns), log: log.child({ component: 'agents' }) });
+        controllers = createControllers({ ...ctx, agents }, {
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
           rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
@@ -146,6 +149,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
         // before the Lease is released, so two leaders never reconcile at once.
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
         await Promise.all(controllers.map((c) => c.stop(options.shutdownTimeoutMs)));
+        await agents.close();
       },
       onStoppedLeading: () => {
         if (!stopping) {

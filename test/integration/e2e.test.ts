@@ -1,0 +1,303 @@
+/**
+ * End to end, as an admin uses it: a real kube-apiserver + etcd, the
+ * operator process, two test hosts with real libvirt/QEMU whose agents
+ * enrolled with bootstrap tokens, and the tiny guest. Every assertion about a
+ * VM is checked on the hosts with virsh, not only in status.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startE2E, waitForJsonPath, type E2E } from '../support/e2e.js';
+import { killOperator, startOperator, type OperatorProcess } from '../support/operator.js';
+
+type Obj = Record<string, any>;
+const API = 'drover.io/v1alpha1';
+let env: E2E;
+
+const phase = (o: Obj | undefined) => o?.status?.phase as string | undefined;
+const cond = (o: Obj | undefined, type: string) => (o?.status?.conditions ?? []).find((c: Obj) => c.type === type) as Obj | undefined;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** env.waitFor with the object typed loosely (tests read arbitrary status fields). */
+const wait = (kind: string, name: string, predicate: (o: Obj) => boolean, timeoutMs?: number) =>
+  env.waitFor(kind, name, predicate as never, timeoutMs) as Promise<Obj>;
+
+/** Index of the test host named `name`. */
+const hostIndex = (name: string) => env.hosts.findIndex((h) => h.name === name);
+
+/** `virsh domstate` of the VM's domain on host `index`, or 'absent'. */
+async function domstate(index: number, domain: string): Promise<string> {
+  const names = await env.domains(index);
+  if (!names.includes(domain)) return 'absent';
+  return (await env.virsh(index, ['domstate', domain])).trim();
+}
+
+/** Waits for the VM to be Running and returns it. */
+function running(name: string, timeoutMs = 180_000): Promise<Obj> {
+  return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
+}
+
+/** The QEMU pid of `domain` on host `index`. */
+function qemuPid(index: number, domain: string): number {
+  return Number(readFileSync(join(env.hosts[index]!.testbedHost.runDir, 'run', 'qemu', `${domain}.pid`), 'utf8').trim());
+}
+
+beforeAll(async () => {
+  env = await startE2E({ name: 'e2e', subnet: '10.247.93.0/24', hosts: 2, waitHostsUp: true });
+  await env.apply([env.storageDomain('shared')]);
+  await wait('storagedomain', 'shared', (o) => phase(o) === 'Active', 60_000);
+});
+
+/** The operator started by the restart test (the last test), stopped at the end. */
+let restarted: OperatorProcess | undefined;
+
+afterAll(async () => {
+  if (restarted) await killOperator(restarted, 'SIGTERM').catch(() => undefined);
+  await env?.stop();
+});
+
+describe('quickstart', () => {
+  it('runs the VM on exactly one host, and the guest answers HTTP', async () => {
+    await env.apply([env.guestVm('hello', 1)]);
+    const vm = await running('hello');
+    const domain = `${env.namespace}_hello`;
+    const here = hostIndex(vm.status.host);
+    expect(await domstate(here, domain)).toBe('running');
+    expect(await domstate(1 - here, domain)).toBe('absent');
+    expect(vm.status.domainUUID).toBe(vm.metadata.uid);
+    expect(vm.status.interfaces).toEqual([expect.objectContaining({ name: 'mgmt', bridge: 'br0', macAddress: expect.stringMatching(/^52:54:00:/) })]);
+    let answer: string | undefined;
+    for (let i = 0; i < 60 && !answer; i++) {
+      answer = await env.guestHttp(env.guestIp(1));
+      if (!answer) await sleep(1000);
+    }
+    expect(answer).toContain('ok');
+    const manager = await wait('manager', env.manager, (o) => cond(o, 'HighlyAvailable')?.status === 'True', 30_000);
+    expect(manager.status.pki.caCertHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const hosts = (await env.kubectl(['get', 'hosts', '-o', 'json'])).stdout;
+    for (const h of JSON.parse(hosts).items as Obj[]) {
+      expect(h.status).toMatchObject({ phase: 'Up', capabilities: { hypervisorType: expect.any(String) } });
+      expect(Date.now() - Date.parse(h.status.lastHeartbeatTime)).toBeLessThan(30_000);
+    }
+  });
+});
+
+describe('runStrategy', () => {
+  it('Halted stops it; Always starts it again', async () => {
+    const domain = `${env.namespace}_hello`;
+    await env.kubectl(['patch', 'virtualmachine', 'hello', '--type=merge', '-p', '{"spec":{"runStrategy":"Halted","terminationGracePeriodSeconds":5}}']);
+    const stopped = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Stopped', 60_000);
+    expect(await domstate(hostIndex(stopped.status.host), domain)).toBe('shut off');
+    await env.kubectl(['patch', 'virtualmachine', 'hello', '--type=merge', '-p', '{"spec":{"runStrategy":"Always"}}']);
+    const vm = await running('hello', 60_000);
+    expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+  });
+
+  it('Always restarts after a guest poweroff and after kill -9 of QEMU', async () => {
+    const domain = `${env.namespace}_hello`;
+    let vm = await running('hello');
+    const start1 = vm.status.startTime;
+    await env.virsh(hostIndex(vm.status.host), ['shutdown', domain]);
+    vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && o.status.startTime !== start1, 90_000);
+    const index = hostIndex(vm.status.host);
+    const pid = qemuPid(index, domain);
+    process.kill(pid, 'SIGKILL');
+    vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && qemuPidOrZero(index, domain) !== pid && qemuPidOrZero(index, domain) !== 0, 90_000);
+    expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+  });
+
+  it('RerunOnFailure restarts after kill -9 but not after a guest poweroff', async () => {
+    const domain = `${env.namespace}_hello`;
+    await env.kubectl(['patch', 'virtualmachine', 'hello', '--type=merge', '-p', '{"spec":{"runStrategy":"RerunOnFailure"}}']);
+    let vm = await running('hello');
+    const index = hostIndex(vm.status.host);
+    const pid = qemuPid(index, domain);
+    process.kill(pid, 'SIGKILL');
+    vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && qemuPidOrZero(index, domain) !== pid && qemuPidOrZero(index, domain) !== 0, 90_000);
+    await env.virsh(index, ['shutdown', domain]);
+    vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Stopped', 90_000);
+    expect(vm.status.lastStopReason).toBe('Shutdown');
+    await sleep(3000);
+    expect(phase(await env.get('virtualmachine', 'hello'))).toBe('Stopped');
+    expect(await domstate(index, domain)).toBe('shut off');
+    // back to Always: it runs again
+    await env.kubectl(['patch', 'virtualmachine', 'hello', '--type=merge', '-p', '{"spec":{"runStrategy":"Always"}}']);
+    await running('hello', 60_000);
+  });
+});
+
+function qemuPidOrZero(index: number, domain: string): number {
+  try {
+    return qemuPid(index, domain);
+  } catch {
+    return 0;
+  }
+}
+
+describe('live migration', () => {
+  it('moves the VM to the other host while the guest keeps answering', async () => {
+    const domain = `${env.namespace}_hello`;
+    const before = await running('hello');
+    const source = before.status.host as string;
+    let probes = 0;
+    let failures = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        probes += 1;
+        if (!(await env.guestHttp(env.guestIp(1)))) failures += 1;
+        await sleep(200);
+      }
+    })();
+    await env.apply([{ apiVersion: API, kind: 'VirtualMachineMigration', metadata: { name: 'move-hello', namespace: env.namespace }, spec: { vmName: 'hello' } }]);
+    const m = await wait('virtualmachinemigration', 'move-hello', (o) => ['Succeeded', 'Failed'].includes(phase(o) ?? ''), 120_000);
+    probing = false;
+    await prober;
+    expect(phase(m)).toBe('Succeeded');
+    expect(m.status.sourceHost).toBe(source);
+    const vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && o.status.host !== source, 60_000);
+    expect(vm.status.host).toBe(m.status.targetHost);
+    expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+    expect(await domstate(hostIndex(source), domain)).toBe('absent');
+    expect(probes).toBeGreaterThan(2);
+    expect(failures).toBe(0);
+    // the record stays
+    expect(phase(await env.get('virtualmachinemigration', 'move-hello'))).toBe('Succeeded');
+  });
+});
+
+describe('host maintenance', () => {
+  it('drains the host (VM migrates away), enters Maintenance, and comes back Up', async () => {
+    const vm = await running('hello');
+    const host = vm.status.host as string;
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":true}}']);
+    await wait('host', host, (o) => phase(o) === 'Maintenance', 180_000);
+    const moved = await running('hello');
+    expect(moved.status.host).not.toBe(host);
+    expect(await domstate(hostIndex(host), `${env.namespace}_hello`)).toBe('absent');
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":false}}']);
+    await wait('host', host, (o) => phase(o) === 'Up', 60_000);
+  });
+
+  it('aborting mid-way cancels the drain and the host returns to Up with its VM still running once', async () => {
+    const vm = await running('hello');
+    const host = vm.status.host as string;
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":true}}']);
+    await wait('host', host, (o) => phase(o) === 'PreparingForMaintenance' || phase(o) === 'Maintenance', 60_000);
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":false}}']);
+    await wait('host', host, (o) => phase(o) === 'Up', 60_000);
+    const after = await running('hello');
+    const domain = `${env.namespace}_hello`;
+    const states = [await domstate(0, domain), await domstate(1, domain)];
+    expect(states.filter((s) => s === 'running')).toHaveLength(1);
+    expect(await domstate(hostIndex(after.status.host), domain)).toBe('running');
+    // no drain migration is left Running or Pending
+    const migrations = JSON.parse((await env.kubectl(['get', 'virtualmachinemigrations', '-o', 'json'])).stdout).items as Obj[];
+    expect(migrations.filter((m) => !['Succeeded', 'Failed'].includes(phase(m) ?? ''))).toEqual([]);
+  });
+
+  it('a VM that cannot migrate blocks the drain and is named', async () => {
+    const vm = await running('hello');
+    const host = vm.status.host as string;
+    await env.apply([
+      { apiVersion: API, kind: 'StorageDomain', metadata: { name: 'local', namespace: env.namespace }, spec: { type: 'LocalFS', local: { host, path: join(env.sharedDir, 'local-' + host) } } },
+    ]);
+    await env.hostExec(hostIndex(host), ['mkdir', '-p', join(env.sharedDir, 'local-' + host)]);
+    await wait('storagedomain', 'local', (o) => phase(o) === 'Active', 60_000);
+    // Only `host` reaches the LocalFS domain, so the scheduler can only place it there.
+    await env.apply([env.guestVm('pinned', 2, { disks: [{ name: 'data', storageDomain: 'local', size: '16Mi' }] })]);
+    const pinned = await running('pinned');
+    expect(pinned.status.host).toBe(host);
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":true}}']);
+    const h = await wait('host', host, (o) => cond(o, 'Drained')?.reason === 'VMsCannotMigrate', 120_000);
+    expect(phase(h)).toBe('PreparingForMaintenance');
+    expect(cond(h, 'Drained')!.message).toContain('pinned');
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":false}}']);
+    await wait('host', host, (o) => phase(o) === 'Up', 60_000);
+    await env.kubectl(['delete', 'virtualmachine', 'pinned', '--timeout=90s']);
+  });
+});
+
+describe('deletion', () => {
+  it.each([
+    ['Retain', true],
+    ['Delete', false],
+  ])('diskDeletionPolicy %s: the domain is gone from libvirt and the disk file kept=%s', async (policy, kept) => {
+    const name = `del-${policy.toLowerCase()}`;
+    await env.apply([env.guestVm(name, 3, { diskDeletionPolicy: policy })]);
+    const vm = await running(name);
+    const disk = vm.status.disks[0];
+    const domain = `${env.namespace}_${name}`;
+    const index = hostIndex(vm.status.host);
+    const exists = () => findFile(env.sharedDir, disk.volume);
+    expect(exists()).toBe(true);
+    await env.kubectl(['delete', 'virtualmachine', name, '--timeout=120s']);
+    expect(await domstate(index, domain)).toBe('absent');
+    expect(await domstate(1 - index, domain)).toBe('absent');
+    expect(Boolean(exists())).toBe(kept);
+  });
+});
+
+/** True when a file named `name` (any extension) exists below `dir`. */
+function findFile(dir: string, name: string): boolean {
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (entry === name || entry.startsWith(`${name}.`)) return true;
+    try {
+      if (statSync(p).isDirectory() && findFile(p, name)) return true;
+    } catch {
+      /* vanished */
+    }
+  }
+  return false;
+}
+
+describe('faults', () => {
+  it('a VM that fits no host stays Pending with the reason per host, and is scheduled once capacity appears', async () => {
+    await env.apply([env.guestVm('huge', 4, { memory: '400Gi' })]);
+    const vm = await wait('virtualmachine', 'huge', (o) => phase(o) === 'Pending' && cond(o, 'Scheduled')?.status === 'False', 60_000);
+    for (const h of env.hosts) expect(cond(vm, 'Scheduled')!.message).toContain(`${h.name}: not enough free memory`);
+    await env.kubectl(['patch', 'virtualmachine', 'huge', '--type=merge', '-p', '{"spec":{"memory":"128Mi"}}']);
+    await running('huge');
+    await env.kubectl(['delete', 'virtualmachine', 'huge', '--timeout=120s']);
+  });
+
+  it('a Host whose address answers nothing goes NonResponsive with the reason; nothing else is affected', async () => {
+    await env.apply([{ apiVersion: API, kind: 'Host', metadata: { name: 'ghost', namespace: env.namespace }, spec: { address: env.guestIp(90) } }]);
+    const ghost = await wait('host', 'ghost', (o) => phase(o) === 'NonResponsive', 60_000);
+    expect(cond(ghost, 'Ready')!.message).toContain(env.guestIp(90));
+    for (const h of env.hosts) expect(phase(await env.get('host', h.name))).toBe('Up');
+    expect(phase(await env.get('virtualmachine', 'hello'))).toBe('Running');
+    await env.kubectl(['delete', 'host', 'ghost', '--timeout=60s']);
+  });
+
+  it('a StorageDomain path that does not exist stays Activating with the reason per host', async () => {
+    await env.apply([env.storageDomain('missing', 'no/such/dir')]);
+    const sd = await wait('storagedomain', 'missing', (o) => cond(o, 'Ready')?.reason === 'ActivationFailed', 60_000);
+    expect(phase(sd)).toBe('Activating');
+    for (const h of env.hosts) expect(cond(sd, 'Ready')!.message).toContain(`${h.name}:`);
+    await env.kubectl(['delete', 'storagedomain', 'missing', '--timeout=60s']);
+  });
+
+  it('operator killed during a create converges after restart: one domain, no duplicate', async () => {
+    await env.apply([env.guestVm('crashy', 5)]);
+    // kill it as soon as the VM is placed (before or while the domain is defined)
+    await wait('virtualmachine', 'crashy', (o) => Boolean(o.status?.host), 60_000);
+    await killOperator(env.operator, 'SIGKILL');
+    restarted = await startOperator('e2e-restarted', [
+      `--enroll-listen=${env.gateway}:${new URL(env.enrollUrl).port}`,
+      `--lease-name=drover-e2e-${env.name}`,
+      `--watch-namespace=${env.namespace}`,
+    ]);
+    {
+      const vm: Obj = await waitForJsonPath('virtualmachine', 'crashy', env.namespace, (o) => phase(o) === 'Running', 180_000);
+      const domain = `${env.namespace}_crashy`;
+      const states = [await domstate(0, domain), await domstate(1, domain)];
+      expect(states.filter((s) => s !== 'absent')).toEqual(['running']);
+      expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+      await env.kubectl(['delete', 'virtualmachine', 'crashy', '--timeout=120s']);
+      expect(await domstate(0, domain)).toBe('absent');
+      expect(await domstate(1, domain)).toBe('absent');
+    }
+  });
+});
