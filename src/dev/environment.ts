@@ -13,7 +13,7 @@ import { readControlPlaneState, startControlPlane, stopControlPlane, freePort, w
 import { isAlive, run, startDetached, stopProcess, waitFor } from './exec.js';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { prepareDevHosts, startEnrollAgents, stopDevHosts, waitForEnrolledAgent, type DevHosts } from './hosts.js';
+import { DEV_SHARED_DIR, prepareDevHosts, startEnrollAgents, stopDevHosts, waitForEnrolledAgent, type DevHosts } from './hosts.js';
 import {
   ENROLL_PORT,
   createBootstrapToken,
@@ -206,6 +206,8 @@ export async function devUp(repoRoot: string, log: (line: string) => void, optio
   const ns = quickstart.namespace;
 
   log('starting etcd and kube-apiserver');
+  const previous = await readControlPlaneState(stateDir);
+  const fresh = !(previous && isAlive(previous.apiserverPid) && isAlive(previous.etcdPid));
   const state = await startControlPlane(repoRoot, stateDir, log);
   const kubeconfig = join(stateDir, 'kubeconfig');
   await copyFile(state.adminKubeconfig, kubeconfig);
@@ -216,6 +218,14 @@ export async function devUp(repoRoot: string, log: (line: string) => void, optio
   // A fresh operator every time: `dev up` runs this checkout's dist/.
   const dev = await readDevState(stateDir);
   for (const pid of dev.operatorPids) await stopProcess(pid);
+
+  if (fresh) {
+    // A new etcd knows no StorageDomains: storage formatted by an earlier run
+    // (left behind by a crash, or a machine reboot) would belong to "another
+    // domain" and refuse to attach. Stop whatever still uses it, then clear it.
+    await stopDevHosts(testbedDir);
+    await rm(DEV_SHARED_DIR, { recursive: true, force: true });
+  }
 
   let testbed: Testbed | undefined;
   if (options.hosts > 0) {
@@ -354,6 +364,8 @@ export async function devDown(repoRoot: string, log: (line: string) => void): Pr
   const dev = await readDevState(stateDir);
   for (const pid of dev.operatorPids) await stopProcess(pid);
   await stopDevHosts(join(stateDir, 'testbed'));
+  // Formatted storage domains and VM disks: meaningless without the control plane's objects.
+  await rm(DEV_SHARED_DIR, { recursive: true, force: true });
   await rm(join(stateDir, 'dev.json'), { force: true });
   if (await readControlPlaneState(stateDir)) log('stopping kube-apiserver and etcd');
   await stopControlPlane(stateDir);

@@ -9,17 +9,18 @@
  * - certificates (the default): `--cert/--key/--ca` from the development
  *   Manager CA in `<stateDir>/pki` (the agent integration tests use this: they
  *   talk to agents directly, without an operator);
- * - enrollment (`enroll`): no certificates, a bootstrap token per host; the
- *   agent enrolls with the operator's enrollment endpoint, gets a certificate
- *   signed by the Manager's own CA (its hash pinned with `--ca-cert-hash`), and
- *   then serves mutual TLS. This is how `drover dev up` and the end-to-end
+ * - enrollment (`enroll`): no certificates, a bootstrap token per host
+ *   (handed over in `<host run dir>/bootstrap-token`); the agent enrolls with
+ *   the operator's enrollment endpoint, gets a certificate signed by the
+ *   Manager's own CA (its hash pinned with `--ca-cert-hash`), and then serves
+ *   mutual TLS. This is how `drover dev up` and the end-to-end
  *   tests start them, as a user would on a real host.
  *
  * The test bed can also be brought up without agents ({@link prepareDevHosts})
  * and the agents started later ({@link startCertAgents}, {@link startEnrollAgents}),
  * since tokens and the CA hash only exist once the Manager is reconciled.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { ensureGuestImage } from './guest-image/index.js';
@@ -178,11 +179,14 @@ export async function startEnrollAgents(
     const hostName = enroll.hostNames?.[i] ?? host.name;
     const token = enroll.tokens[hostName];
     if (token === undefined) continue;
+    // In a file, not a flag: argv is visible in the process list (and in the test bed's state file).
+    const tokenFile = join(host.runDir, 'bootstrap-token');
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
     agents.push(
       await startAgent(repoRoot, host, hostName, [
         ...commonAgentArgs(host, options),
         `--enroll-url=${enroll.url}`,
-        `--bootstrap-token=${token}`,
+        `--bootstrap-token-file=${tokenFile}`,
         `--host-name=${hostName}`,
         `--namespace=${enroll.namespace}`,
         `--ca-cert-hash=${enroll.caCertHash}`,

@@ -78,6 +78,11 @@ export interface ManagerPkiOptions {
   agentCertDays?: number;
   /** How long a namespace's CA, once read, is reused without asking the API server; default 30 s. */
   caCacheMs?: number;
+  /**
+   * How long "this namespace has no CA" is believed; default 5 s. Heartbeats
+   * ask for client TLS often; a CA this process creates is seen at once.
+   */
+  caMissCacheMs?: number;
 }
 
 /** A CA read from its Secret. */
@@ -129,6 +134,8 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
   private readonly store: SecretStore;
   private readonly now: () => Date;
   private readonly caCache = new Map<string, LoadedCa>();
+  /** When a namespace was last found without a CA. */
+  private readonly caMisses = new Map<string, number>();
   /** Operator client certificates by CA fingerprint (a replaced CA gets a new one). */
   private readonly clientCerts = new Map<string, Promise<IssuedClient>>();
 
@@ -172,6 +179,7 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
     }
     const info = toManagerCa(secret, parsed.cert, parsed.pair.certPem);
     this.caCache.set(namespace, { info, cert: parsed.cert, pair: parsed.pair, loadedAt: Date.now() });
+    this.caMisses.delete(namespace);
     return info;
   }
 
@@ -179,6 +187,8 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
   private async loadCa(namespace: string): Promise<LoadedCa | undefined> {
     const cached = this.caCache.get(namespace);
     if (cached && Date.now() - cached.loadedAt < (this.options.caCacheMs ?? 30_000)) return cached;
+    const missedAt = this.caMisses.get(namespace);
+    if (missedAt !== undefined && Date.now() - missedAt < (this.options.caMissCacheMs ?? 5_000)) return undefined;
     const secrets = (await this.store.list(namespace, MANAGER_LABEL))
       .filter((s) => s.type === TLS_SECRET_TYPE)
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -196,6 +206,7 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
       return loaded;
     }
     this.caCache.delete(namespace);
+    this.caMisses.set(namespace, Date.now());
     return undefined;
   }
 

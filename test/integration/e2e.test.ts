@@ -286,7 +286,6 @@ describe('faults', () => {
     await killOperator(env.operator, 'SIGKILL');
     restarted = await startOperator('e2e-restarted', [
       `--enroll-listen=${env.gateway}:${new URL(env.enrollUrl).port}`,
-      `--lease-name=drover-e2e-${env.name}`,
       `--watch-namespace=${env.namespace}`,
     ]);
     {

@@ -13,6 +13,9 @@ describe('examples', () => {
     const first = await kubectl(['apply', '--server-side', '--field-manager=examples-test', '-R', '-f', dir]);
     expect(first.stdout).toMatch(/manager\.drover\.io\/demo serverside-applied/);
     expect(first.stdout).toMatch(/virtualmachine\.drover\.io\/web-1 serverside-applied/);
+    // examples/quickstart, what `npm run demo` applies.
+    expect(first.stdout).toMatch(/manager\.drover\.io\/quickstart serverside-applied/);
+    expect(first.stdout).toMatch(/virtualmachine\.drover\.io\/hello serverside-applied/);
     const before = (await getJson('virtualmachine', 'web-1', 'drover-demo')).metadata.resourceVersion;
     await kubectl(['apply', '--server-side', '--field-manager=examples-test', '-R', '-f', dir]);
     // Nothing changed, so the API server stored nothing new.

@@ -19,7 +19,7 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, type ExecResult } from '../../src/dev/exec.js';
 import {
@@ -169,6 +169,8 @@ export async function startE2E(options: E2EOptions): Promise<E2E> {
     await killOperator({ identity: `e2e-${name}`, pid: previous.operatorPid, healthPort: 0, logFile: '' }, 'SIGKILL');
   }
   await stopDevHosts(dir);
+  // Storage formatted by an earlier run belongs to StorageDomains that no longer exist.
+  await rm(sharedDir, { recursive: true, force: true });
 
   const testbed = await prepareDevHosts({ stateDir: dir, hosts: count, sharedDir, subnet, namePrefix: name });
   const gateway = testbed.subnet.gateway;
@@ -178,18 +180,20 @@ export async function startE2E(options: E2EOptions): Promise<E2E> {
   const hosts: E2EHost[] = testbed.hosts.map((h, index) => ({ name: `host-${index + 1}`, index, ip: h.ip, libvirtUri: h.libvirtUri, testbedHost: h }));
 
   const cleanup = async (): Promise<void> => {
-    if (namespace && operator) await deleteDroverObjects(namespace, 60_000);
+    // With the operator gone (a test may kill it), nobody removes finalizers: don't wait for it.
+    const operatorAlive = operator !== undefined && (await isAlive(operator.pid));
+    if (namespace && operator) await deleteDroverObjects(namespace, operatorAlive ? 60_000 : 0);
     if (operator) await killOperator(operator, 'SIGTERM').catch(() => killOperator(operator!, 'SIGKILL'));
     await stopDevHosts(dir);
+    await rm(sharedDir, { recursive: true, force: true });
   };
 
   try {
     namespace = await freshNamespace(name);
     const ns = namespace;
-    // Its own Lease and only this namespace: other tests' operators and objects are not its business.
+    // Only this namespace: other tests' objects are not its business. The Lease is the deploy/ one (RBAC allows no other name).
     operator = await startOperator(`e2e-${name}`, [
       `--enroll-listen=${gateway}:${ENROLL_PORT}`,
-      `--lease-name=drover-e2e-${name}`,
       `--watch-namespace=${ns}`,
       ...(options.operatorArgs ?? []),
     ]);
@@ -357,15 +361,16 @@ const DROVER_KINDS = ['virtualmachinemigrations', 'virtualmachines', 'storagedom
 
 /**
  * Deletes the namespace's Drover objects (VMs first, while their hosts still
- * run, so the operator can undefine them), waiting up to `timeoutMs` per step;
- * whatever is still held by a finalizer after that has it removed, so later
- * tests see a clean API server. (Namespaces themselves never finish deleting
- * here: the test control plane runs no namespace controller.)
+ * run, so the operator can undefine them), waiting up to `timeoutMs` per step
+ * (0: not at all, when no operator runs); whatever is still held by a
+ * finalizer after that has it removed, so later tests see a clean API server.
+ * (Namespaces themselves never finish deleting here: the test control plane
+ * runs no namespace controller.)
  */
 export async function deleteDroverObjects(namespace: string, timeoutMs: number): Promise<void> {
-  const timeout = `--timeout=${Math.round(timeoutMs / 1000)}s`;
+  const wait = timeoutMs > 0 ? [`--timeout=${Math.max(1, Math.round(timeoutMs / 1000))}s`] : ['--wait=false'];
   for (const kinds of [['virtualmachinemigrations', 'virtualmachines'], ['storagedomains', 'hosts', 'managers']]) {
-    await adminKubectl(['delete', kinds.join(','), '--all', '-n', namespace, '--ignore-not-found', timeout]).catch(() => undefined);
+    await adminKubectl(['delete', kinds.join(','), '--all', '-n', namespace, '--ignore-not-found', ...wait]).catch(() => undefined);
   }
   const left = await adminKubectl(['get', DROVER_KINDS.join(','), '-n', namespace, '-o', 'name']).catch(() => ({ stdout: '' }));
   for (const ref of left.stdout.split('\n').map((s) => s.trim()).filter(Boolean)) {

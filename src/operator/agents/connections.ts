@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { AgentClient, type AgentClientOptions, type AgentClientTls } from '../../agent/client/index.js';
-import { AgentLink, type LinkClient } from './link.js';
+import { AgentLink, type LinkClient, type LinkDeps } from './link.js';
 import type { AgentApi, AgentConnections, HostLink, HostTarget, LinkChange } from './types.js';
 
 /** Options of {@link AgentConnectionManager}. */
@@ -44,7 +44,7 @@ export class AgentConnectionManager implements AgentConnections {
   private readonly closing = new Set<Promise<void>>();
   private closed = false;
   private readonly log: Logger;
-  private readonly deps: ConstructorParameters<typeof AgentLink>[1];
+  private readonly deps: LinkDeps;
 
   constructor(options: AgentConnectionManagerOptions) {
     this.log = options.log;

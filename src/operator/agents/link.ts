@@ -102,7 +102,8 @@ export class AgentLink {
   private heartbeatAgain = false;
 
   private stream: AbortController | undefined;
-  private streamRun: Promise<void> | undefined;
+  /** Stream consumers still running (an aborted one ends shortly after); close() waits for them. */
+  private readonly streamRuns = new Set<Promise<void>>();
   private lastEventId: string | undefined;
 
   private pending = emptyWork();
@@ -167,7 +168,7 @@ export class AgentLink {
     this.timer = undefined;
     this.dropClient();
     this.resolveWaiters();
-    await Promise.all([this.heartbeatRun, this.streamRun, this.syncRun]);
+    await Promise.all([this.heartbeatRun, this.syncRun, ...this.streamRuns]);
   }
 
   // ---- view ----------------------------------------------------------------
@@ -231,16 +232,19 @@ export class AgentLink {
     }
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.heartbeatRun = this.heartbeat().finally(() => {
-      this.heartbeatRun = undefined;
-      if (this.closed) return;
-      if (this.heartbeatAgain) {
-        this.heartbeatAgain = false;
-        this.kickHeartbeat();
-      } else {
-        this.scheduleHeartbeat();
-      }
-    });
+    this.heartbeatRun = this.heartbeat()
+      // A bug here must not become an unhandled rejection that stops the operator.
+      .catch((error: unknown) => this.log.error({ err: message(error) }, 'heartbeat failed unexpectedly'))
+      .finally(() => {
+        this.heartbeatRun = undefined;
+        if (this.closed) return;
+        if (this.heartbeatAgain) {
+          this.heartbeatAgain = false;
+          this.kickHeartbeat();
+        } else {
+          this.scheduleHeartbeat();
+        }
+      });
   }
 
   private scheduleHeartbeat(): void {
@@ -341,7 +345,8 @@ export class AgentLink {
     if (client === undefined) return;
     const abort = new AbortController();
     this.stream = abort;
-    this.streamRun = this.consume(client, this.generation, abort.signal);
+    const run = this.consume(client, this.generation, abort.signal).finally(() => this.streamRuns.delete(run));
+    this.streamRuns.add(run);
   }
 
   private stopStream(): void {
@@ -431,9 +436,11 @@ export class AgentLink {
 
   private kickSync(): void {
     if (this.closed || this.syncRun !== undefined) return;
-    this.syncRun = this.drain().finally(() => {
-      this.syncRun = undefined;
-    });
+    this.syncRun = this.drain()
+      .catch((error: unknown) => this.log.error({ err: message(error) }, 'agent sync failed unexpectedly'))
+      .finally(() => {
+        this.syncRun = undefined;
+      });
   }
 
   private resolveWaiters(): void {

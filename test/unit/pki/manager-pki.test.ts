@@ -160,7 +160,7 @@ describe('ManagerPki.signAgentCsr', () => {
     const { csrPem, keyPem } = await makeCsr();
     const agent = await pki.signAgentCsr('ns1', 'host1', csrPem, { ips: ['127.0.0.1'], dns: ['host1'] });
     const server = createServer({ cert: agent.certPem, key: keyPem, ca: agent.caPem, requestCert: true, rejectUnauthorized: true }, (s) => {
-      s.end((s as TLSSocket).getPeerCertificate().subject.CN);
+      s.end(String((s as TLSSocket).getPeerCertificate().subject.CN));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
