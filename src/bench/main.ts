@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runOperatorVms } from './operator-vms.js';
 import { runAgentPrimitives } from './agent-primitives.js';
+import { readPreviousRuns, runVmBurst } from './vm-burst.js';
 import { renderReport } from './report.js';
 
 const repoRoot = process.env['DROVER_REPO_ROOT'] ?? resolve(import.meta.dirname, '..', '..');
@@ -20,6 +21,16 @@ async function main(): Promise<void> {
       vms: { type: 'string', default: '1000' },
       'idle-seconds': { type: 'string', default: '60' },
       'report-only': { type: 'boolean', default: false },
+      // vm-burst: N (default: from the hosts' memory and CPU), its cap, the steady-state window.
+      'burst-vms': { type: 'string' },
+      'burst-max': { type: 'string', default: '40' },
+      'burst-idle-seconds': { type: 'string', default: '30' },
+      // vm-burst experiments: extra operator flags / its log level. Such runs are
+      // stored under .drover/bench-results/, not in docs/ (the docs show defaults).
+      'operator-arg': { type: 'string', multiple: true },
+      'operator-log-level': { type: 'string' },
+      // vm-burst: copy the operator and agent logs here before cleaning up.
+      'keep-logs': { type: 'string' },
     },
   });
   const resultsDir = join(repoRoot, 'docs', 'bench-results');
@@ -34,6 +45,29 @@ async function main(): Promise<void> {
     const result = await runAgentPrimitives(repoRoot, (m) => console.error(m));
     await writeFile(join(resultsDir, 'agent-primitives.json'), JSON.stringify({ machine, ...result }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
+  }
+  if (!values['report-only'] && (!values.only || values.only === 'vm-burst')) {
+    const experiment = (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined;
+    const result = await runVmBurst(
+      repoRoot,
+      {
+        ...(values['burst-vms'] ? { vms: Number(values['burst-vms']) } : {}),
+        maxVms: Number(values['burst-max']),
+        idleSeconds: Number(values['burst-idle-seconds']),
+        ...(values['operator-arg'] ? { operatorArgs: values['operator-arg'] } : {}),
+        ...(values['operator-log-level'] ? { operatorLogLevel: values['operator-log-level'] } : {}),
+        ...(values['keep-logs'] ? { keepLogsDir: resolve(values['keep-logs']) } : {}),
+      },
+      (m) => console.error(m),
+    );
+    const file = experiment
+      ? join(repoRoot, '.drover', 'bench-results', `vm-burst-${machine.date.replace(/[:.]/g, '-')}.json`)
+      : join(resultsDir, 'vm-burst.json');
+    await mkdir(join(file, '..'), { recursive: true });
+    const previousRuns = experiment ? [] : readPreviousRuns(file);
+    await writeFile(file, JSON.stringify({ machine, ...result, previousRuns }, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
+    console.error(`wrote ${file}`);
   }
   await writeFile(join(repoRoot, 'docs', 'benchmarks.md'), await renderReport(resultsDir));
   console.error('wrote docs/benchmarks.md');

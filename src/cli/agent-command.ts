@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { enrollAgent, EnrollmentRefusedError } from '../agent/enroll/index.js';
 import { BOOTSTRAP_TOKEN_PATTERN } from '../pki/types.js';
 import { CA_CERT_HASH_PATTERN } from '../pki/ca-hash.js';
+import { enrollRequestSchema } from '../pki/enrollment-protocol.js';
 import { createAgentServer } from '../agent/server/index.js';
 import { LibvirtDriver } from '../hypervisor/libvirt/index.js';
 import { CachedListDriver } from '../hypervisor/cached-list.js';
@@ -130,6 +131,12 @@ async function resolveTlsFiles(values: TlsFlags, log: Logger): Promise<{ cert: s
   }
   // Never echo the token: a typo'd one is still mostly a secret.
   if (!BOOTSTRAP_TOKEN_PATTERN.test(token)) return usageError('the bootstrap token must look like <6 of [a-z0-9]>.<16 of [a-z0-9]>');
+  // The same rules the enrollment server applies, checked before any key is made.
+  for (const field of ['hostName', 'namespace'] as const) {
+    const flag = field === 'hostName' ? 'host-name' : 'namespace';
+    const checked = enrollRequestSchema.shape[field].safeParse(values[flag]);
+    if (!checked.success) return usageError(`--${flag}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
+  }
   const caCertHash = values['ca-cert-hash'];
   if (caCertHash !== undefined && !CA_CERT_HASH_PATTERN.test(caCertHash)) return usageError('--ca-cert-hash must be sha256:<64 lowercase hex digits>');
   let url: URL;

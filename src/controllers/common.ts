@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { ConditionType, Reason, setCondition, type Condition } from '../api/index.js';
-import type { KubeObject, ResourceType } from '../kube/types.js';
+import { ApiError, type KubeObject, type ResourceType } from '../kube/types.js';
 import { FINALIZER } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { validate } from '../operator/validation.js';
@@ -65,11 +65,17 @@ export async function ensureFinalizer(ctx: OperatorContext, type: ResourceType, 
 export async function removeFinalizer(ctx: OperatorContext, type: ResourceType, object: KubeObject): Promise<void> {
   const finalizers = object.metadata.finalizers ?? [];
   if (!finalizers.includes(FINALIZER)) return;
-  await ctx.client.setFinalizers(
-    type,
-    object,
-    finalizers.filter((f) => f !== FINALIZER),
-  );
+  try {
+    await ctx.client.setFinalizers(
+      type,
+      object,
+      finalizers.filter((f) => f !== FINALIZER),
+    );
+  } catch (error) {
+    // Already gone (a second pass over an object whose deletion just completed): nothing left to do.
+    if (error instanceof ApiError && error.code === 404) return;
+    throw error;
+  }
 }
 
 /** True when the object is being deleted. */

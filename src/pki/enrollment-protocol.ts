@@ -23,10 +23,13 @@ const hexProof = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex di
 /** The enrollment request. */
 export const enrollRequestSchema = z.strictObject({
   tokenId: z.string().regex(/^[a-z0-9]{6}$/, 'must be 6 of [a-z0-9]'),
-  /** The Host object's name (a DNS subdomain, as every Kubernetes name). */
+  /**
+   * The Host object's name (a DNS subdomain, as every Kubernetes name), at
+   * most 64 characters: it becomes the certificate's common name.
+   */
   hostName: z
     .string()
-    .max(253)
+    .max(64, 'must be at most 64 characters (it becomes the certificate common name)')
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a Kubernetes object name'),
   namespace: z
     .string()

@@ -146,6 +146,9 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
 
   async ensureCa(namespace: string, managerName: string): Promise<ManagerCa> {
     const name = caSecretName(managerName);
+    // The Manager reconciler calls this on every reconcile: a fresh cached read saves an API call each time.
+    const cached = this.caCache.get(namespace);
+    if (cached && cached.info.secretName === name && Date.now() - cached.loadedAt < (this.options.caCacheMs ?? 30_000)) return cached.info;
     const existing = await this.store.get(namespace, name);
     if (existing) return this.adopt(namespace, managerName, existing);
     const commonName = `drover-ca ${namespace}.${managerName}`.slice(0, 64);

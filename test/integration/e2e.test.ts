@@ -5,7 +5,8 @@
  * VM is checked on the hosts with virsh, not only in status.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startE2E, waitForJsonPath, type E2E } from '../support/e2e.js';
 import { killOperator, startOperator, type OperatorProcess } from '../support/operator.js';
@@ -37,9 +38,11 @@ function running(name: string, timeoutMs = 180_000): Promise<Obj> {
   return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
 }
 
-/** The QEMU pid of `domain` on host `index`. */
-function qemuPid(index: number, domain: string): number {
-  return Number(readFileSync(join(env.hosts[index]!.testbedHost.runDir, 'run', 'qemu', `${domain}.pid`), 'utf8').trim());
+/** The QEMU pid of `domain` (whichever host runs it: QEMU's -name carries the domain name). */
+function qemuPid(_index: number, domain: string): number {
+  const out = execFileSync('pgrep', ['-f', '--', `guest=${domain},`], { encoding: 'utf8' }).trim().split('\n');
+  if (out.length !== 1 || !/^\d+$/.test(out[0]!)) throw new Error(`expected one QEMU for ${domain}, found: ${out.join(' ')}`);
+  return Number(out[0]);
 }
 
 beforeAll(async () => {
@@ -199,10 +202,12 @@ describe('host maintenance', () => {
   it('a VM that cannot migrate blocks the drain and is named', async () => {
     const vm = await running('hello');
     const host = vm.status.host as string;
+    // A directory of this host's own (outside the shared storage, which the agent refuses to overlap).
+    const localDir = join(env.hosts[hostIndex(host)]!.testbedHost.runDir, 'local-storage');
+    await env.hostExec(hostIndex(host), ['mkdir', '-p', localDir]);
     await env.apply([
-      { apiVersion: API, kind: 'StorageDomain', metadata: { name: 'local', namespace: env.namespace }, spec: { type: 'LocalFS', local: { host, path: join(env.sharedDir, 'local-' + host) } } },
+      { apiVersion: API, kind: 'StorageDomain', metadata: { name: 'local', namespace: env.namespace }, spec: { type: 'LocalFS', local: { host, path: localDir } } },
     ]);
-    await env.hostExec(hostIndex(host), ['mkdir', '-p', join(env.sharedDir, 'local-' + host)]);
     await wait('storagedomain', 'local', (o) => phase(o) === 'Active', 60_000);
     // Only `host` reaches the LocalFS domain, so the scheduler can only place it there.
     await env.apply([env.guestVm('pinned', 2, { disks: [{ name: 'data', storageDomain: 'local', size: '16Mi' }] })]);

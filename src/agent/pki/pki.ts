@@ -2,7 +2,10 @@
  * Certificates for the agent's mutual TLS, made with the `openssl` command
  * (argv only, never a shell). The Manager's CA signs one server certificate
  * per host (with the host's IP/DNS names) and client certificates for the
- * operator. Keys are written with mode 0600 and never logged.
+ * operator. Keys are written with mode 0600 and never logged. These make the
+ * development and test certificates as files; the openssl invocation and the
+ * checks on every value are shared with the operator's in-memory PKI
+ * (src/pki/openssl.ts).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -65,12 +65,18 @@ printf 'ok' > /www/healthz
 httpd -p 80 -h /www
 
 # ACPI power button (virsh shutdown): acpid runs /etc/acpi/PWRF/00000080.
-[ -d /dev/input ] && acpid -c /etc/acpi -l /var/log/acpid.log
+# The button's input device appears asynchronously after insmod, so acpid is
+# (re)started from the loop below as soon as it exists.
+start_acpid() {
+  [ -d /dev/input ] && ! pidof acpid >/dev/null && acpid -c /etc/acpi -l /var/log/acpid.log
+}
+start_acpid
 
 echo "DROVER-GUEST-READY name=$NAME ip=$IP"
 
 # PID 1 must never exit (that panics the kernel); keep httpd alive meanwhile.
 while true; do
-  sleep 5
+  sleep 1
   pidof httpd >/dev/null || httpd -p 80 -h /www
+  start_acpid
 done

@@ -48,7 +48,8 @@ export class EnrollmentServer {
   async listen(): Promise<void> {
     const tls = this.options.tls ?? (await generateServingCert());
     const server = createServer({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-      void this.handle(req, res);
+      // handle() answers every error itself; this only guards against a failure while answering.
+      this.handle(req, res).catch((error: unknown) => this.options.log.error({ err: error }, 'enrollment answer failed'));
     });
     // Slow or idle clients must not hold sockets: an enrollment is one small request.
     server.headersTimeout = 10_000;

@@ -151,6 +151,7 @@ describe('POST /v1/enroll', () => {
       [{ ...good, csr: undefined }, 'MissingField', 'csr'],
       [{ ...good, tokenId: 'UPPER!' }, 'InvalidField', 'tokenId'],
       [{ ...good, namespace: 'Bad_NS' }, 'InvalidField', 'namespace'],
+      [{ ...good, hostName: 'h'.repeat(65) }, 'InvalidField', 'hostName'],
       [{ ...good, proof: 'abc' }, 'InvalidField', 'proof'],
       [{ ...good, secret: token.secret }, 'UnknownField', 'secret'],
     ];

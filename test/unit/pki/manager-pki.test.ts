@@ -20,6 +20,10 @@ describe('ManagerPki.ensureCa', () => {
     const second = await new ManagerPki({ store }).ensureCa('ns1', 'demo');
     expect(store.calls.create).toBe(1);
     expect(second).toEqual(first);
+    // Reconciles call it constantly: the same process answers from memory.
+    const reads = store.calls.get;
+    expect(await pki.ensureCa('ns1', 'demo')).toEqual(first);
+    expect(store.calls.get).toBe(reads);
     expect(first.secretName).toBe('demo-ca');
 
     const secret = (await store.get('ns1', 'demo-ca'))!;
