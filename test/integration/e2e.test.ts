@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startE2E, waitForJsonPath, type E2E } from '../support/e2e.js';
-import { killOperator, startOperator, type OperatorProcess } from '../support/operator.js';
+import { startE2E, type E2E } from '../support/e2e.js';
 
 type Obj = Record<string, any>;
 const API = 'drover.io/v1alpha1';
@@ -51,11 +50,7 @@ beforeAll(async () => {
   await wait('storagedomain', 'shared', (o) => phase(o) === 'Active', 60_000);
 });
 
-/** The operator started by the restart test (the last test), stopped at the end. */
-let restarted: OperatorProcess | undefined;
-
 afterAll(async () => {
-  if (restarted) await killOperator(restarted, 'SIGTERM').catch(() => undefined);
   await env?.stop();
 });
 
@@ -276,6 +271,15 @@ describe('faults', () => {
     await env.kubectl(['delete', 'host', 'ghost', '--timeout=60s']);
   });
 
+  it('a Host whose address answers with another host\'s certificate goes Error; nothing else is affected', async () => {
+    await env.apply([{ apiVersion: API, kind: 'Host', metadata: { name: 'impostor', namespace: env.namespace }, spec: { address: env.hosts[0]!.ip } }]);
+    const h = await wait('host', 'impostor', (o) => phase(o) === 'Error', 60_000);
+    expect(cond(h, 'Ready')).toMatchObject({ reason: 'CertificateRejected' });
+    expect(cond(h, 'Ready')!.message).toContain('another host');
+    for (const host of env.hosts) expect(phase(await env.get('host', host.name))).toBe('Up');
+    await env.kubectl(['delete', 'host', 'impostor', '--timeout=60s']);
+  });
+
   it('a StorageDomain path that does not exist stays Activating with the reason per host', async () => {
     await env.apply([env.storageDomain('missing', 'no/such/dir')]);
     const sd = await wait('storagedomain', 'missing', (o) => cond(o, 'Ready')?.reason === 'ActivationFailed', 60_000);
@@ -286,22 +290,55 @@ describe('faults', () => {
 
   it('operator killed during a create converges after restart: one domain, no duplicate', async () => {
     await env.apply([env.guestVm('crashy', 5)]);
-    // kill it as soon as the VM is placed (before or while the domain is defined)
+    // Killed as soon as the VM is placed (before or while the domain is defined).
     await wait('virtualmachine', 'crashy', (o) => Boolean(o.status?.host), 60_000);
-    await killOperator(env.operator, 'SIGKILL');
-    restarted = await startOperator('e2e-restarted', [
-      `--enroll-listen=${env.gateway}:${new URL(env.enrollUrl).port}`,
-      `--watch-namespace=${env.namespace}`,
-    ]);
-    {
-      const vm: Obj = await waitForJsonPath('virtualmachine', 'crashy', env.namespace, (o) => phase(o) === 'Running', 180_000);
-      const domain = `${env.namespace}_crashy`;
-      const states = [await domstate(0, domain), await domstate(1, domain)];
-      expect(states.filter((s) => s !== 'absent')).toEqual(['running']);
-      expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
-      await env.kubectl(['delete', 'virtualmachine', 'crashy', '--timeout=120s']);
-      expect(await domstate(0, domain)).toBe('absent');
-      expect(await domstate(1, domain)).toBe('absent');
-    }
+    await env.restartOperator('SIGKILL');
+    const vm = await running('crashy');
+    const domain = `${env.namespace}_crashy`;
+    const states = [await domstate(0, domain), await domstate(1, domain)];
+    expect(states.filter((s) => s !== 'absent')).toEqual(['running']);
+    expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+  });
+
+  it('operator killed during a live migration converges: the VM runs on exactly one host', async () => {
+    const domain = `${env.namespace}_crashy`;
+    const before = await running('crashy');
+    await env.apply([{ apiVersion: API, kind: 'VirtualMachineMigration', metadata: { name: 'move-crashy', namespace: env.namespace }, spec: { vmName: 'crashy' } }]);
+    await wait('virtualmachinemigration', 'move-crashy', (o) => ['Running', 'Succeeded', 'Failed'].includes(phase(o) ?? ''), 60_000);
+    await env.restartOperator('SIGKILL');
+    const m = await wait('virtualmachinemigration', 'move-crashy', (o) => ['Succeeded', 'Failed'].includes(phase(o) ?? ''), 120_000);
+    const vm = await running('crashy');
+    const states = [await domstate(0, domain), await domstate(1, domain)];
+    expect(states.filter((s) => s !== 'absent')).toEqual(['running']);
+    expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+    if (phase(m) === 'Succeeded') expect(vm.status.host).not.toBe(before.status.host);
+  });
+
+  it('operator killed during a maintenance drain converges: the host reaches Maintenance, the VM runs once elsewhere', async () => {
+    const domain = `${env.namespace}_crashy`;
+    const vm = await running('crashy');
+    const host = vm.status.host as string;
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":true}}']);
+    await wait('host', host, (o) => ['PreparingForMaintenance', 'Maintenance'].includes(phase(o) ?? ''), 60_000);
+    await env.restartOperator('SIGKILL');
+    await wait('host', host, (o) => phase(o) === 'Maintenance', 180_000);
+    const moved = await running('crashy');
+    expect(moved.status.host).not.toBe(host);
+    expect(await domstate(hostIndex(host), domain)).toBe('absent');
+    await env.kubectl(['patch', 'host', host, '--type=merge', '-p', '{"spec":{"maintenance":false}}']);
+    await wait('host', host, (o) => phase(o) === 'Up', 60_000);
+  });
+
+  it('operator killed during a delete converges: the domain and the object are gone', async () => {
+    const domain = `${env.namespace}_crashy`;
+    await running('crashy');
+    await env.kubectl(['delete', 'virtualmachine', 'crashy', '--wait=false']);
+    await wait('virtualmachine', 'crashy', (o) => Boolean(o.metadata?.deletionTimestamp), 30_000);
+    await env.restartOperator('SIGKILL');
+    const deadline = Date.now() + 120_000;
+    while ((await env.get('virtualmachine', 'crashy')) && Date.now() < deadline) await sleep(500);
+    expect(await env.get('virtualmachine', 'crashy')).toBeUndefined();
+    expect(await domstate(0, domain)).toBe('absent');
+    expect(await domstate(1, domain)).toBe('absent');
   });
 });

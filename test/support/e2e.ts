@@ -133,6 +133,8 @@ export interface E2E {
   startAgent(index: number): Promise<DevAgent>;
   /** Last lines of the operator's log. */
   operatorLogTail(lines?: number): Promise<string>;
+  /** Kills the operator with `signal` and starts a new one (same flags); waits then watch the new one. */
+  restartOperator(signal: NodeJS.Signals): Promise<OperatorProcess>;
   /** Deletes this namespace's Drover objects, stops the operator, the agents and the test bed. */
   stop(): Promise<void>;
 }
@@ -192,14 +194,22 @@ export async function startE2E(options: E2EOptions): Promise<E2E> {
     namespace = await freshNamespace(name);
     const ns = namespace;
     // Only this namespace: other tests' objects are not its business. The Lease is the deploy/ one (RBAC allows no other name).
-    operator = await startOperator(`e2e-${name}`, [
+    // Default Lease timings, not the fast ones of the failover tests: a busy 2-core
+    // machine (TCG guests) must not make the operator lose its Lease mid-test.
+    const operatorArgs = [
       `--enroll-listen=${gateway}:${ENROLL_PORT}`,
       `--watch-namespace=${ns}`,
+      '--lease-duration=15s',
+      '--renew-deadline=10s',
+      '--retry-period=2s',
       ...(options.operatorArgs ?? []),
-    ]);
+    ];
+    operator = await startOperator(`e2e-${name}`, operatorArgs);
     await writeFile(join(dir, 'e2e.json'), JSON.stringify({ operatorPid: operator.pid } satisfies E2EState));
-    const op = operator;
+    // `op` follows restarts (restartOperator), so waits watch whichever operator runs now.
+    let op = operator;
     const watched: Watched[] = [{ what: `operator e2e-${name}`, alive: () => isAlive(op.pid), logFile: op.logFile }];
+    let restarts = 0;
 
     const kubectlNs: Kubectl = (args, input) => adminKubectl([...args, '-n', ns], input);
     const kubectlAll: Kubectl = (args, input) => adminKubectl(args, input);
@@ -295,6 +305,16 @@ export async function startE2E(options: E2EOptions): Promise<E2E> {
       createToken,
       startAgent,
       operatorLogTail: (lines = 40) => tail(op.logFile, lines),
+      restartOperator: async (signal) => {
+        await killOperator(op, signal);
+        restarts += 1;
+        op = await startOperator(`e2e-${name}-r${restarts}`, operatorArgs);
+        operator = op;
+        e2e.operator = op;
+        watched[0] = { what: `operator e2e-${name}-r${restarts}`, alive: () => isAlive(op.pid), logFile: op.logFile };
+        await writeFile(join(dir, 'e2e.json'), JSON.stringify({ operatorPid: op.pid } satisfies E2EState));
+        return op;
+      },
       stop: async () => {
         if (process.env['DROVER_TEST_KEEP'] === '1') {
           console.log(`DROVER_TEST_KEEP=1: leaving e2e ${name} up (namespace ${ns}, state ${dir}, operator pid ${op.pid})`);

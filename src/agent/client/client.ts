@@ -7,6 +7,7 @@
  * reason (status 0 when no answer came).
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { checkServerIdentity } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import {
@@ -48,6 +49,12 @@ export interface AgentClientOptions {
   tls: AgentClientTls;
   /** Name the agent's certificate must carry, when it differs from `host`. */
   servername?: string;
+  /**
+   * The Host this agent must be: its certificate's CN (set at enrollment to
+   * the Host's name) must equal it, so a Host pointing at another host's
+   * agent is refused rather than taken for it.
+   */
+  expectedName?: string;
   /** Per-request inactivity timeout; default 30 s. */
   timeoutMs?: number;
   /** Connections kept per agent; default 8. */
@@ -175,6 +182,16 @@ export class AgentClient {
       ca: this.options.tls.ca,
     };
     if (this.options.servername !== undefined) o.servername = this.options.servername;
+    const expected = this.options.expectedName;
+    if (expected !== undefined) {
+      o.checkServerIdentity = (hostname, cert) => {
+        const standard = checkServerIdentity(hostname, cert);
+        if (standard) return standard;
+        const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+        if (cn === expected) return undefined;
+        return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
+      };
+    }
     return o;
   }
 

@@ -27,6 +27,7 @@ export function endpoint(address: string, port: number): string {
  * agent's certificate is not one the operator trusts for this address.
  */
 const SERVER_CERT_CODES = new Set([
+  'HOST_IDENTITY_MISMATCH',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -90,6 +91,8 @@ export function classifyFailure(error: unknown, address: string, port: number): 
 
   if (code !== undefined && SERVER_CERT_CODES.has(code)) {
     switch (code) {
+      case 'HOST_IDENTITY_MISMATCH':
+        return verdict('CertificateRejected', `the agent at ${where} is another host`);
       case 'ERR_TLS_CERT_ALTNAME_INVALID':
       case 'HOSTNAME_MISMATCH':
         return verdict('CertificateRejected', `the agent's certificate at ${where} does not name ${address}`);

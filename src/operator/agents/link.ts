@@ -202,6 +202,7 @@ export class AgentLink {
       host: this.target.address,
       port: this.target.port,
       tls,
+      expectedName: this.target.name,
       timeoutMs: this.deps.requestTimeoutMs,
     });
     this.clientTls = tls;

@@ -391,6 +391,15 @@ describe('AgentConnectionManager', () => {
     expect(t.changes.slice(downMark)).toEqual([]);
   });
 
+  it('refuses an agent whose certificate names another host (CertificateRejected), and asks for the Host name', async () => {
+    const a = await agent();
+    const t = await manager();
+    t.manager.ensure(target(a.port, { name: 'impostor' }));
+    await waitFor('rejected', () => t.manager.link('dc1/impostor')?.state === 'CertificateRejected');
+    expect(t.manager.link('dc1/impostor')?.lastError).toContain('another host');
+    expect(t.created.map((o) => o.expectedName)).toContain('impostor');
+  });
+
   it('close() stops every link and ignores later ensure()', async () => {
     const a = await agent();
     const t = await manager();

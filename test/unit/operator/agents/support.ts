@@ -135,7 +135,9 @@ export async function testManager(options: { relistIntervalMs?: number; requestT
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const clientFactory = (o: AgentClientOptions): LinkClient => {
     created.push(o);
-    const real = new AgentClient(o);
+    // Every test agent's certificate names "drover-agent"; the Host named
+    // "impostor" keeps its own name, so the identity check has a case that fails.
+    const real = new AgentClient({ ...o, expectedName: o.expectedName === 'impostor' ? 'impostor' : 'drover-agent' });
     return new Proxy(real, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
