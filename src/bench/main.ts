@@ -31,6 +31,8 @@ async function main(): Promise<void> {
       'operator-log-level': { type: 'string' },
       // vm-burst: copy the operator and agent logs here before cleaning up.
       'keep-logs': { type: 'string' },
+      // vm-burst experiment: 'firmware' guests (no OS) instead of the tiny Linux guest.
+      'burst-guest': { type: 'string' },
     },
   });
   const resultsDir = join(repoRoot, 'docs', 'bench-results');
@@ -47,7 +49,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
   }
   if (!values['report-only'] && (!values.only || values.only === 'vm-burst')) {
-    const experiment = (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined;
+    const experiment =
+      (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined || values['burst-guest'] !== undefined;
+    const guest = values['burst-guest'];
+    if (guest !== undefined && guest !== 'linux' && guest !== 'firmware') throw new Error(`--burst-guest must be linux or firmware, got ${guest}`);
     const result = await runVmBurst(
       repoRoot,
       {
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
         ...(values['operator-arg'] ? { operatorArgs: values['operator-arg'] } : {}),
         ...(values['operator-log-level'] ? { operatorLogLevel: values['operator-log-level'] } : {}),
         ...(values['keep-logs'] ? { keepLogsDir: resolve(values['keep-logs']) } : {}),
+        ...(guest ? { guest } : {}),
       },
       (m) => console.error(m),
     );

@@ -125,9 +125,18 @@ function vmBurst(r: Stored & Record<string, any>): string {
     .join('\n');
   const keys = [...new Set([...Object.keys(q['burst']), ...Object.keys(q['deletion'])])].sort();
   const requestRows = keys.map((k) => `| ${k} | ${q['burst'][k] ?? 0} | ${q['deletion'][k] ?? 0} |`).join('\n');
-  const runs = [{ date: r.machine.date, vms: r['vms'], p50: lat.p50, p95: lat.p95, max: lat.max, allRunningSeconds: r['allRunningSeconds'], deleteP50: del.p50, deleteP95: del.p95, allGoneSeconds: r['allGoneSeconds'], migrationMs: m['createToSucceededMs'], operatorRequestsPerVm: q['operatorRequestsPerVm'], steadyOtherWrites: st['otherDroverWrites'], loadBefore: r['loadAverage']?.before }, ...((r['previousRuns'] as any[]) ?? [])];
+  const runs = [
+    {
+      date: r.machine.date, vms: r['vms'], p50: lat.p50, p95: lat.p95, max: lat.max, allRunningSeconds: r['allRunningSeconds'],
+      deleteP50: del.p50, deleteP95: del.p95, allGoneSeconds: r['allGoneSeconds'], migrationMs: m['createToSucceededMs'],
+      operatorRequestsPerVm: q['operatorRequestsPerVm'], steadyOtherWrites: st['otherDroverWrites'], steadyHeartbeatWrites: st['heartbeatWrites'],
+      reconcileErrors: r['operator']['reconcile']['vmReconcileErrors'], loadBefore: r['loadAverage']?.before, idleGuestCores: r['qemu']?.idleCpuCores,
+    },
+    ...((r['previousRuns'] as any[]) ?? []),
+  ];
+  const v = (x: unknown) => (x === undefined || x === null ? '–' : String(x));
   const runRows = runs
-    .map((p) => `| ${p.date} | ${p.vms} | ${s1(p.p50)} | ${s1(p.p95)} | ${s1(p.max)} | ${p.allRunningSeconds} s | ${s1(p.deleteP50)} / ${s1(p.deleteP95)} | ${p.allGoneSeconds} s | ${s1(p.migrationMs)} | ${p.operatorRequestsPerVm} | ${p.steadyOtherWrites} | ${p.loadBefore ?? '–'} |`)
+    .map((p) => `| ${p.date} | ${p.vms} | ${s1(p.p50)} | ${s1(p.p95)} | ${s1(p.max)} | ${v(p.allRunningSeconds)} s | ${v(p.reconcileErrors)} | ${s1(p.deleteP50)} / ${s1(p.deleteP95)} | ${v(p.allGoneSeconds)} s | ${s1(p.migrationMs)} | ${v(p.operatorRequestsPerVm)} | ${v(p.steadyHeartbeatWrites)} / ${v(p.steadyOtherWrites)} | ${v(p.loadBefore)} | ${v(p.idleGuestCores)} |`)
     .join('\n');
   const reconcile = op['reconcile'];
   return `## VM burst: ${r['vms']} tiny VMs applied at once (real stack, test bed, TCG)
@@ -144,7 +153,8 @@ Times come from a watch: a VM counts as Running at the first event showing \`sta
 
 N = ${r['vms']}: the agents report ${(c.hostMemoryBytes / 2 ** 30).toFixed(1)} GiB each (\`capabilities.memoryBytes\`; both test hosts are this one machine),
 ${Math.round((c.memoryShare ?? 0.75) * 100)} % of it at ${c.perVmBudgetMiB} MiB per guest (${c.vmMemory} + QEMU under TCG; measured ${r['qemu'].averageRssMiB} MiB RSS per QEMU) allows ${c.byMemory};
-the scheduler can place ${c.bySchedulableCpu + 1} one-vCPU VMs on ${c.cpuThreadsPerHost.join(' + ')} threads at ${c.cpuOvercommitPercent} % (one slot kept free for the migration); cap ${c.cap}.
+the scheduler can place ${c.bySchedulableCpu + 1} one-vCPU VMs on ${c.cpuThreadsPerHost.join(' + ')} threads at ${c.cpuOvercommitPercent} % (one slot kept free for the migration)${c.byIdleCpu === undefined ? '' : `;
+an idle guest keeps using ~${c.idleGuestCores} cores under TCG (this run: ${r['qemu'].idleCpuCores ?? '–'}), so ${c.byIdleCpu} of them fill 80 % of ${r.machine.cpus} CPUs`}; cap ${c.cap}.
 Placement: ${Object.entries(r['placement']).map(([h, n]) => `${n} on ${h}`).join(', ')}.
 
 | figure | value | target | |
@@ -183,8 +193,10 @@ ${segments}
 
 ### Runs
 
-| date | N | p50 | p95 | max | all Running | delete p50 / p95 | all gone | migration | operator requests per VM | steady non-heartbeat writes | load before |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+Each run's own figures (newest first; earlier runs had other N: see the findings).
+
+| date | N | p50 | p95 | max | all Running | reconcile errors | delete p50 / p95 | all gone | migration | operator requests per VM | steady writes: heartbeats / other | load before | idle cores per guest |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${runRows}
 
 ${VM_BURST_FINDINGS}

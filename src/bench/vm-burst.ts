@@ -23,7 +23,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GUEST_CMDLINE_BASE } from '../dev/guest-image/index.js';
 import { GUEST_INITRD_PATH, GUEST_KERNEL_PATH } from '../dev/hosts.js';
@@ -53,6 +53,13 @@ export interface VmBurstOptions {
   operatorLogLevel?: string;
   /** Copy the operator and agent logs here before the state directory is removed. */
   keepLogsDir?: string;
+  /**
+   * `linux` (default): the tiny guest. `firmware` (an experiment): no kernel, an
+   * empty boot disk, so SeaBIOS finds nothing and idles: the stack's own
+   * latency without N Linux boots competing for the CPU under TCG (stopped
+   * with terminationGracePeriodSeconds 0: there is no OS to answer ACPI).
+   */
+  guest?: 'linux' | 'firmware';
 }
 
 /** Distribution of a set of durations (ms). */
@@ -77,9 +84,11 @@ export interface VmBurstResult {
     cpuThreadsPerHost: number[];
     cpuOvercommitPercent: number;
     bySchedulableCpu: number;
+    idleGuestCores: number;
+    byIdleCpu: number;
     cap: number;
   };
-  setup: { hosts: number; heartbeatIntervalSeconds: number; nonResponsiveAfterSeconds: number; operatorArgs: string[]; acceleration: string };
+  setup: { hosts: number; heartbeatIntervalSeconds: number; nonResponsiveAfterSeconds: number; operatorArgs: string[]; acceleration: string; guest: 'linux' | 'firmware' };
   createSeconds: number;
   applyToRunningMs: Dist;
   allRunningSeconds: number;
@@ -121,7 +130,8 @@ export interface VmBurstResult {
     vmAndEventRequestsPerVm: number;
   };
   operator: { cpuSecondsBurst: number; cpuSecondsDeletion: number; peakRssMiB: number; errorLines: number; reconcile: Record<string, number> };
-  qemu: { processes: number; totalRssMiB: number; averageRssMiB: number };
+  /** idleCpuCores: CPU per guest during the steady-state window, in cores. */
+  qemu: { processes: number; totalRssMiB: number; averageRssMiB: number; idleCpuCores: number };
   loadAverage: { before: number; atAllRunning: number };
   profile: {
     segmentsMs: Record<string, Dist>;
@@ -142,6 +152,15 @@ const QEMU_OVERHEAD_BYTES = 128 * 2 ** 20;
 /** Before the burst, wait (at most QUIET_WAIT_MS) for the 1-minute load average to fall below this. */
 const QUIET_LOAD = 2;
 const QUIET_WAIT_MS = 5 * 60_000;
+/**
+ * CPU one idle tiny guest keeps using under TCG, in cores (measured here:
+ * 0.04–0.05; each run reports its own as qemu.idleCpuCores), and the share
+ * of the machine's CPUs idle guests may take. 39 guests on 2 cores
+ * saturated the machine: agent calls passed the operator's 15 s timeout,
+ * heartbeats were missed and a migration took 35 s instead of 4.
+ */
+const IDLE_GUEST_CORES = 0.05;
+const IDLE_CPU_SHARE = 0.8;
 /** Share of the reported memory the guests may take. */
 const MEMORY_SHARE = 0.75;
 const AVAILABILITY = { heartbeatIntervalSeconds: 1, nonResponsiveAfterSeconds: 10 };
@@ -196,9 +215,25 @@ async function operatorMetrics(env: BenchEnv): Promise<string> {
   }
 }
 
-function vmManifest(env: BenchEnv, name: string, index: number): KubeObject {
+function vmManifest(env: BenchEnv, name: string, index: number, guest: 'linux' | 'firmware'): KubeObject {
   const subnet = env.testbed.subnet;
   const ip = guestAddress(subnet, index);
+  if (guest === 'firmware') {
+    return {
+      apiVersion: 'drover.io/v1alpha1',
+      kind: 'VirtualMachine',
+      metadata: { name, namespace: env.namespace },
+      spec: {
+        runStrategy: 'Always',
+        cpu: { cores: 1 },
+        memory: VM_MEMORY,
+        disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi', bootOrder: 1 }],
+        networks: [{ name: 'mgmt', bridge: 'br0' }],
+        diskDeletionPolicy: 'Delete',
+        terminationGracePeriodSeconds: 0,
+      },
+    };
+  }
   return {
     apiVersion: 'drover.io/v1alpha1',
     kind: 'VirtualMachine',
@@ -286,6 +321,7 @@ export async function runVmBurst(repoRoot: string, options: VmBurstOptions, log:
 }
 
 async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) => void, watches: ObjectWatch[]): Promise<VmBurstResult> {
+  const guest = options.guest ?? 'linux';
   const client = new KubeObjectClient(loadKubeConfig(env.controlPlane.adminKubeconfig), 'drover-bench');
 
   // --- N from what the agents report -----------------------------------------
@@ -302,8 +338,10 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
   const byMemory = Math.floor((hostMemoryBytes * MEMORY_SHARE) / perVmBudget);
   // The migration needs a free slot on its target.
   const bySchedulableCpu = threads.reduce((s, t) => s + Math.floor((t * CPU_OVERCOMMIT_PERCENT) / 100), 0) - 1;
-  const n = options.vms ?? Math.max(20, Math.min(byMemory, bySchedulableCpu, options.maxVms));
-  log(`N = ${n} (memory ${round(hostMemoryBytes / 2 ** 30)} GiB → ${byMemory} VMs at ${perVmBudget / 2 ** 20} MiB each; schedulable vCPUs → ${bySchedulableCpu}; cap ${options.maxVms})`);
+  // Idle guests keep costing CPU under TCG (the emulated timer): no more than fill IDLE_CPU_SHARE of this machine's CPUs.
+  const byIdleCpu = Math.floor((cpus().length * IDLE_CPU_SHARE) / IDLE_GUEST_CORES);
+  const n = options.vms ?? Math.max(20, Math.min(byMemory, bySchedulableCpu, byIdleCpu, options.maxVms));
+  log(`N = ${n} (memory ${round(hostMemoryBytes / 2 ** 30)} GiB → ${byMemory} VMs at ${perVmBudget / 2 ** 20} MiB each; schedulable vCPUs → ${bySchedulableCpu}; idle guests on ${cpus().length} CPUs → ${byIdleCpu}; cap ${options.maxVms})`);
 
   // --- watches ---------------------------------------------------------------------
   const names = Array.from({ length: n }, (_, i) => `burst-${String(i + 1).padStart(3, '0')}`);
@@ -353,7 +391,7 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
   const t0 = Date.now();
   await Promise.all(
     names.map(async (name, i) => {
-      await client.create(Resources.VirtualMachine, vmManifest(env, name, i + 1));
+      await client.create(Resources.VirtualMachine, vmManifest(env, name, i + 1, guest));
       records.get(name)!.ackAt = Date.now();
     }),
   );
@@ -372,11 +410,17 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
 
   // --- steady state -----------------------------------------------------------------
   await sleep(5000);
+  const qemuPids = async () => (await Promise.all(env.testbed.hosts.map((h) => hostProcesses(h)))).flat().filter((p) => p.comm.startsWith('qemu')).map((p) => p.pid);
+  const guestPids = await qemuPids();
+  const guestCpu = () => guestPids.reduce((s, pid) => s + cpuSeconds(pid), 0);
   const idleStart = await scrapeRequests(env.controlPlane);
   const idleT0 = Date.now();
+  const guestCpu0 = guestCpu();
   await sleep(options.idleSeconds * 1000);
+  const guestCpu1 = guestCpu();
   const idleEnd = await scrapeRequests(env.controlPlane);
   const idleT1 = Date.now();
+  const idleCpuCores = guestPids.length ? round((guestCpu1 - guestCpu0) / ((idleT1 - idleT0) / 1000) / guestPids.length, 3) : 0;
   const idle = diffCounts(idleStart, idleEnd);
   const vmWatchEvents = all.reduce((s, r) => s + r.events.filter((t) => t >= idleT0 && t <= idleT1).length, 0);
   const isWrite = (k: string) => writes(new Map([[k, 1]])) === 1;
@@ -393,20 +437,13 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
   log(`steady state (${options.idleSeconds} s): ${steadyState.heartbeatWrites} heartbeat writes, ${steadyState.otherDroverWrites} other Drover writes, ${steadyState.eventWrites} event writes, ${vmWatchEvents} VM watch events`);
 
   // QEMU's real footprint, for the choice of N.
-  let qemuCount = 0;
-  let qemuRss = 0;
-  for (const h of env.testbed.hosts) {
-    for (const p of await hostProcesses(h)) {
-      if (!p.comm.startsWith('qemu')) continue;
-      qemuCount += 1;
-      qemuRss += rssBytes(p.pid);
-    }
-  }
+  const qemuCount = guestPids.length;
+  const qemuRss = guestPids.reduce((s, pid) => s + rssBytes(pid), 0);
 
   // --- guests booted (graceful stops need them up) ---------------------------------------
   const answered = new Set<string>();
   const answerDeadline = Date.now() + 300_000;
-  while (answered.size < n && Date.now() < answerDeadline) {
+  while (guest === 'linux' && answered.size < n && Date.now() < answerDeadline) {
     await Promise.all(
       all.filter((r) => !answered.has(r.name)).map(async (r) => {
         try {
@@ -420,7 +457,7 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
     if (answered.size < n) await sleep(1000);
   }
   const guestsAnswering = { answered: answered.size, secondsAfterApply: answered.size === n ? round((Date.now() - t0) / 1000, 1) : null };
-  log(`${answered.size}/${n} guests answer HTTP (${guestsAnswering.secondsAfterApply ?? '-'} s after the apply)`);
+  if (guest === 'linux') log(`${answered.size}/${n} guests answer HTTP (${guestsAnswering.secondsAfterApply ?? '-'} s after the apply)`);
 
   // --- live migration ---------------------------------------------------------------------
   const perHost = new Map<string, VmRecord[]>();
@@ -586,9 +623,11 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
       cpuThreadsPerHost: threads,
       cpuOvercommitPercent: CPU_OVERCOMMIT_PERCENT,
       bySchedulableCpu,
+      idleGuestCores: IDLE_GUEST_CORES,
+      byIdleCpu,
       cap: options.maxVms,
     },
-    setup: { hosts: env.hostNames.length, ...AVAILABILITY, operatorArgs: options.operatorArgs ?? [], acceleration: 'tcg' },
+    setup: { hosts: env.hostNames.length, ...AVAILABILITY, operatorArgs: options.operatorArgs ?? [], acceleration: 'tcg', guest },
     createSeconds: round((created - t0) / 1000, 3),
     applyToRunningMs: dist(latencies),
     allRunningSeconds: round((allRunning - t0) / 1000, 3),
@@ -601,7 +640,7 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
     domainsLeft,
     requests,
     operator: { cpuSecondsBurst: round(cpuBurst, 2), cpuSecondsDeletion: round(cpuDeletion, 2), peakRssMiB: round(peak / 2 ** 20), errorLines, reconcile },
-    qemu: { processes: qemuCount, totalRssMiB: round(qemuRss / 2 ** 20), averageRssMiB: qemuCount ? round(qemuRss / qemuCount / 2 ** 20) : 0 },
+    qemu: { processes: qemuCount, totalRssMiB: round(qemuRss / 2 ** 20), averageRssMiB: qemuCount ? round(qemuRss / qemuCount / 2 ** 20) : 0, idleCpuCores },
     loadAverage: { before: round(loadBefore, 2), atAllRunning: round(loadAtRunning, 2) },
     profile: { segmentsMs, agentCallsDuringBurst: Object.fromEntries([...callKinds].sort(([a], [b]) => a.localeCompare(b))), perVm },
     watchErrors: watches.flatMap((w) => w.errors),
@@ -628,6 +667,10 @@ export function readPreviousRuns(file: string): Record<string, unknown>[] {
       migrationMs: previous['migration']?.createToSucceededMs,
       operatorRequestsPerVm: previous['requests']?.operatorRequestsPerVm,
       steadyOtherWrites: previous['steadyState']?.otherDroverWrites,
+      steadyHeartbeatWrites: previous['steadyState']?.heartbeatWrites,
+      reconcileErrors: previous['operator']?.reconcile?.vmReconcileErrors,
+      loadBefore: previous['loadAverage']?.before,
+      idleGuestCores: previous['qemu']?.idleCpuCores,
     };
     return [own, ...((previous['previousRuns'] as Record<string, unknown>[] | undefined) ?? [])].slice(0, 5);
   } catch {

@@ -10,8 +10,8 @@
  * agent is asked; after a restart a Running migration is resumed from the
  * agent's job, or judged by where the domain is.
  */
-import { AgentApiError } from '../api/agent/index.js';
-import { migrationObject, type MigrationStatus, type VirtualMachine, virtualMachineObject } from '../api/index.js';
+import { AgentApiError, type MigrateVmRequest } from '../api/agent/index.js';
+import { migrationObject, type ManagerSpec, type MigrationStatus, type VirtualMachine, virtualMachineObject } from '../api/index.js';
 import type { KubeObject } from '../kube/types.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { objectKey } from '../runtime/keys.js';
@@ -150,13 +150,7 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     const client = ctx.agents.client(objectKey(namespace, source));
     if (!client) throw new Error(`no agent connection to source host ${source}`);
     try {
-      await client.migrateVm(vmObject.metadata.uid ?? '', {
-        destinationURI: destinationURI(address),
-        ...(limits.bandwidthMiBps > 0 ? { bandwidthMiBps: limits.bandwidthMiBps } : {}),
-        autoConverge: limits.autoConverge,
-        compressed: limits.compressed,
-        timeoutSeconds: limits.progressTimeoutSeconds,
-      });
+      await client.migrateVm(vmObject.metadata.uid ?? '', migrateRequest(address, limits));
     } catch (error) {
       if (!(error instanceof AgentApiError && error.reason === 'MigrationInProgress')) {
         starting.delete(key);
@@ -166,6 +160,17 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
       }
     }
     return { requeueAfter: PROGRESS_POLL_MS };
+  };
+}
+
+/** The agent's migrate request for a target at `address` under the Manager's migration policy. */
+function migrateRequest(address: string, limits: ManagerSpec['migration']): MigrateVmRequest {
+  return {
+    destinationURI: destinationURI(address),
+    ...(limits.bandwidthMiBps > 0 ? { bandwidthMiBps: limits.bandwidthMiBps } : {}),
+    autoConverge: limits.autoConverge,
+    compressed: limits.compressed,
+    timeoutSeconds: limits.progressTimeoutSeconds,
   };
 }
 
@@ -214,17 +219,32 @@ async function follow(
   };
   if (!vm) return finish(false, 'VMNotFound', `VirtualMachine ${vmName} was deleted during the migration`);
   if (!client) return { requeueAfter: WAIT_MS };
-  let job;
+  let job: Awaited<ReturnType<NonNullable<typeof client>['getMigration']>> | undefined;
   try {
     job = await client.getMigration(uid);
   } catch (error) {
     if (!(error instanceof AgentApiError && error.status === 404)) throw error;
-    // The source has no job (its agent restarted, or we crashed before asking): judge by where the domain is.
+  }
+  const targetObject = ctx.informers.hosts.get(objectKey(namespace, target));
+  const expectedURI = targetObject ? destinationURI((targetObject.spec as { address: string }).address) : undefined;
+  // The agent keeps the last job of a VM: an earlier migration's job is not this one's.
+  const ours = job !== undefined && job.destinationURI === expectedURI && Date.parse(job.startedAt) >= Date.parse(status.startTime ?? '1970-01-01T00:00:00Z');
+  if (!job || !ours) {
+    // The source has no job of ours (we stopped between recording the decision
+    // and asking, or its agent restarted): judge by where the domain runs.
     const onTarget = ctx.agents.link(objectKey(namespace, target));
     if (linkKnowsVms(onTarget) && onTarget.vms.some((d) => d.uid === uid && d.state === 'running')) {
       return finish(true, 'Succeeded', `${vmName} runs on ${target}`);
     }
-    return finish(false, 'MigrationLost', `the source ${source} has no migration job for ${vmName}; the VM stays on ${source}`);
+    const onSource = ctx.agents.link(objectKey(namespace, source));
+    if (linkKnowsVms(onSource) && onSource.vms.some((d) => d.uid === uid && d.state === 'running') && targetObject) {
+      // Still only on the source: ask again (the decision stands, nothing ran twice).
+      const limits = managerSettings(ctx, namespace).migration;
+      await client.migrateVm(uid, migrateRequest((targetObject.spec as { address: string }).address, limits));
+      ctx.log.info({ migration: object.metadata.name, source, target }, 'no migration job of ours on the source; asked again');
+      return { requeueAfter: PROGRESS_POLL_MS };
+    }
+    return finish(false, 'MigrationLost', `the source ${source} has no migration job for ${vmName} and the VM runs on neither host`);
   }
   const info = job.jobInfo;
   if (info) {

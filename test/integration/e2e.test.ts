@@ -37,6 +37,16 @@ function running(name: string, timeoutMs = 180_000): Promise<Obj> {
   return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
 }
 
+/** Waits until guest `n` answers HTTP: booted, with acpid running (an ACPI button press before that is lost). */
+async function guestUp(n: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await env.guestHttp(env.guestIp(n)))) {
+    if (Date.now() > deadline) throw new Error(`guest ${env.guestIp(n)} did not answer within ${timeoutMs} ms`);
+    await sleep(1000);
+  }
+  await sleep(1000);
+}
+
 /** The QEMU pid of `domain` (whichever host runs it: QEMU's -name carries the domain name). */
 function qemuPid(_index: number, domain: string): number {
   const out = execFileSync('pgrep', ['-f', '--', `guest=${domain},`], { encoding: 'utf8' }).trim().split('\n');
@@ -95,6 +105,7 @@ describe('runStrategy', () => {
     const domain = `${env.namespace}_hello`;
     let vm = await running('hello');
     const start1 = vm.status.startTime;
+    await guestUp(1);
     await env.virsh(hostIndex(vm.status.host), ['shutdown', domain]);
     vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && o.status.startTime !== start1, 90_000);
     const index = hostIndex(vm.status.host);
@@ -112,6 +123,7 @@ describe('runStrategy', () => {
     const pid = qemuPid(index, domain);
     process.kill(pid, 'SIGKILL');
     vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && qemuPidOrZero(index, domain) !== pid && qemuPidOrZero(index, domain) !== 0, 90_000);
+    await guestUp(1);
     await env.virsh(index, ['shutdown', domain]);
     vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Stopped', 90_000);
     expect(vm.status.lastStopReason).toBe('Shutdown');

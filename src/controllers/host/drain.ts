@@ -34,9 +34,12 @@ export interface DrainProgress {
   stopped: string[];
 }
 
-/** Name of the drain migration of `vm` off `host` for maintenance round `generation`: a DNS label. */
-export function drainMigrationName(host: string, generation: number, vm: string): string {
-  const name = `drain-${host}-g${generation}-${vm}`;
+/** Drain migrations tried per VM and maintenance round before the VM counts as blocked. */
+export const MAX_DRAIN_ATTEMPTS = 3;
+
+/** Name of drain attempt `attempt` (1-based) of `vm` off `host` for maintenance round `generation`: a DNS label. */
+export function drainMigrationName(host: string, generation: number, vm: string, attempt = 1): string {
+  const name = `drain-${host}-g${generation}-${vm}${attempt > 1 ? `-a${attempt}` : ''}`;
   if (name.length <= 63) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
   return `${name.slice(0, 54).replace(/-+$/, '')}-${hash}`;
@@ -73,14 +76,23 @@ export async function drainHost(ctx: OperatorContext, object: KubeObject, host: 
   for (const vm of vms) {
     const vmName = vm.metadata.name;
     progress.remaining.push(vmName);
-    const migrationName = drainMigrationName(name, generation, vmName);
-    const existing = migrations.find((m) => m.metadata.name === migrationName);
+    // This round's migrations of the VM, oldest attempt first.
+    const attempts = migrations
+      .filter((m) => m.metadata.labels?.[DRAIN_HOST_LABEL] === name && m.metadata.labels?.[DRAIN_GENERATION_LABEL] === String(generation))
+      .filter((m) => (m.spec as { vmName?: string } | undefined)?.vmName === vmName)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const active = attempts.find((m) => !['Succeeded', 'Failed'].includes((m.status as MigrationStatus | undefined)?.phase ?? ''));
+    const failed = attempts.filter((m) => (m.status as MigrationStatus | undefined)?.phase === 'Failed');
     let why: string | undefined = notMigratable(ctx, vm);
-    if (!why && existing) {
-      const s = (existing.status ?? {}) as MigrationStatus;
+    if (!why && active) {
+      const s = (active.status ?? {}) as MigrationStatus;
       const ready = s.conditions?.find((c) => c.type === 'Ready');
-      if (s.phase === 'Failed') why = `migration ${migrationName} failed: ${ready?.message ?? 'no reason given'}`;
-      else if (s.phase === 'Pending' && ready?.reason === 'NoTargetHost') why = `no host can take it: ${ready.message}`;
+      if (s.phase === 'Pending' && ready?.reason === 'NoTargetHost') why = `no host can take it: ${ready.message}`;
+    }
+    if (!why && !active && failed.length >= MAX_DRAIN_ATTEMPTS) {
+      const last = failed[failed.length - 1]!;
+      const ready = ((last.status ?? {}) as MigrationStatus).conditions?.find((c) => c.type === 'Ready');
+      why = `migration failed ${failed.length} times, last (${last.metadata.name}): ${ready?.message ?? 'no reason given'}`;
     }
     if (why) {
       if (host.spec.drainPolicy === 'Stop') {
@@ -98,24 +110,25 @@ export async function drainHost(ctx: OperatorContext, object: KubeObject, host: 
       }
       continue;
     }
-    if (!existing) {
-      const migration: KubeObject = {
-        apiVersion: API_VERSION,
-        kind: 'VirtualMachineMigration',
-        metadata: {
-          name: migrationName,
-          namespace,
-          labels: { [DRAIN_HOST_LABEL]: name, [DRAIN_GENERATION_LABEL]: String(generation) },
-        },
-        spec: { vmName },
-      };
-      try {
-        await ctx.client.create(Resources.VirtualMachineMigration, migration);
-        progress.created.push(migrationName);
-      } catch (error) {
-        // Already there (a cache lagging behind our own create) is fine.
-        if ((error as { code?: number }).code !== 409) throw error;
-      }
+    if (active) continue;
+    // A failed attempt (a busy host, a migration that didn't converge) is retried, up to MAX_DRAIN_ATTEMPTS.
+    const migrationName = drainMigrationName(name, generation, vmName, attempts.length + 1);
+    const migration: KubeObject = {
+      apiVersion: API_VERSION,
+      kind: 'VirtualMachineMigration',
+      metadata: {
+        name: migrationName,
+        namespace,
+        labels: { [DRAIN_HOST_LABEL]: name, [DRAIN_GENERATION_LABEL]: String(generation) },
+      },
+      spec: { vmName },
+    };
+    try {
+      await ctx.client.create(Resources.VirtualMachineMigration, migration);
+      progress.created.push(migrationName);
+    } catch (error) {
+      // Already there (a cache lagging behind our own create) is fine.
+      if ((error as { code?: number }).code !== 409) throw error;
     }
   }
   return progress;

@@ -236,6 +236,28 @@ describe('hostReconciler', () => {
     expect(condition(lastStatus(), 'Drained')).toBeUndefined();
   });
 
+  it('retries a failed drain migration, and after 3 failures names the VM as blocked', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true }, { finalizers: [FINALIZER] }));
+    await env.client.create(Resources.VirtualMachine, vmObj('web', NS));
+    env.client.setStatus(Resources.VirtualMachine, NS, 'web', { phase: 'Running', host: 'h1' });
+    env.agents.connect(`${NS}/h1`);
+    const names = ['drain-h1-g1-web', 'drain-h1-g1-web-a2', 'drain-h1-g1-web-a3'];
+    for (const [i, name] of names.entries()) {
+      await env.reconcile(hostReconciler, `${NS}/h1`);
+      await waitFor(() => env.informers.migrations.list(NS).length === i + 1);
+      expect(env.informers.migrations.list(NS).map((m) => m.metadata.name).sort()).toEqual(names.slice(0, i + 1));
+      env.client.setStatus(Resources.VirtualMachineMigration, NS, name, {
+        phase: 'Failed',
+        conditions: [{ type: 'Ready', status: 'False', reason: 'MigrationFailed', message: `attempt ${i + 1} did not converge`, lastTransitionTime: '2025-03-01T12:00:00Z' }],
+      });
+      await waitFor(() => (env.informers.migrations.get(`${NS}/${name}`)?.status as { phase?: string } | undefined)?.phase === 'Failed');
+    }
+    await env.reconcile(hostReconciler, `${NS}/h1`);
+    expect(env.informers.migrations.list(NS)).toHaveLength(3);
+    expect(condition(lastStatus(), 'Drained')).toMatchObject({ reason: 'VMsCannotMigrate', message: expect.stringContaining('web migration failed 3 times, last (drain-h1-g1-web-a3): attempt 3 did not converge') });
+  });
+
   it('drainPolicy Stop shuts down a VM that cannot migrate', async () => {
     env = await startEnv();
     await env.client.create(Resources.Host, hostObj('h1', NS, { maintenance: true, drainPolicy: 'Stop' }, { finalizers: [FINALIZER] }));

@@ -205,6 +205,28 @@ describe('VirtualMachineMigration', () => {
     expect(vmStatus().migration).toBeUndefined();
   });
 
+  it('after a restart with no job of its own on the source, asks again while the VM is still only there', async () => {
+    env = await startEnv();
+    await runningVm();
+    const source = vmStatus().host!;
+    const target = source === 'h1' ? 'h2' : 'h1';
+    await env.client.create(Resources.VirtualMachineMigration, {
+      apiVersion: 'drover.io/v1alpha1',
+      kind: 'VirtualMachineMigration',
+      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
+      spec: { vmName: 'vm' },
+    });
+    // What a killed operator left: the decision recorded, the agent never asked.
+    env.client.setStatus(Resources.VirtualMachineMigration, NS, 'mig', { phase: 'Running', sourceHost: source, targetHost: target, startTime: '2025-03-01T12:00:00Z' });
+    await settle();
+    await waitFor(() => (env.informers.migrations.get(`${NS}/mig`)?.status as MigrationStatus | undefined)?.phase === 'Running');
+    await env.reconcile(migrationReconciler, `${NS}/mig`);
+    expect(env.agents.calls.filter((c) => c.verb === 'migrateVm').map((c) => [c.host, (c.args[1] as { destinationURI: string }).destinationURI])).toEqual([
+      [`${NS}/${source}`, `qemu+tcp://${target}.example.com/system`],
+    ]);
+    expect((env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus).phase).toBe('Running');
+  });
+
   it('waits for a slot: at most maxOutboundPerHost from one host', async () => {
     env = await startEnv();
     await env.client.create(Resources.Manager, managerObj('m', NS, { migration: { maxOutboundPerHost: 1 } }));
