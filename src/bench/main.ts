@@ -25,8 +25,9 @@ async function main(): Promise<void> {
       'burst-vms': { type: 'string' },
       'burst-max': { type: 'string', default: '40' },
       'burst-idle-seconds': { type: 'string', default: '30' },
-      // vm-burst experiments: extra operator flags / its log level. Such runs are
-      // stored under .drover/bench-results/, not in docs/ (the docs show defaults).
+      // vm-burst experiments: extra operator flags / its log level. Runs with any
+      // vm-burst option changed are stored under .drover/bench-results/, not in
+      // docs/ (the docs show the defaults).
       'operator-arg': { type: 'string', multiple: true },
       'operator-log-level': { type: 'string' },
       // vm-burst: copy the operator and agent logs here before cleaning up.
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
   }
   if (!values['report-only'] && (!values.only || values.only === 'vm-burst')) {
     const experiment =
-      (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined || values['burst-guest'] !== undefined;
+      (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined || values['burst-guest'] !== undefined ||
+      values['burst-max'] !== '40' || values['burst-idle-seconds'] !== '30';
     const guest = values['burst-guest'];
     if (guest !== undefined && guest !== 'linux' && guest !== 'firmware') throw new Error(`--burst-guest must be linux or firmware, got ${guest}`);
     const result = await runVmBurst(

@@ -302,7 +302,10 @@ async function start(
   setPhase(w, 'Starting', false, 'Starting', `starting on ${host}`);
   await client.defineVm(uid, spec);
   const info = await client.startVm(uid);
-  await ctx.agents.refresh(objectKey(object.metadata.namespace, host));
+  // The start answer is the domain's state; the link catches up in the background
+  // (waiting for a full relist here held a worker for seconds per VM). A pass that
+  // still sees the old list only repeats idempotent verbs on this same host.
+  void ctx.agents.refresh(objectKey(object.metadata.namespace, host));
   w.status.runningGeneration = object.metadata.generation;
   w.status.runningSpecHash = hash;
   w.status.startTime = ctx.now().toISOString().replace(/\.\d{3}Z$/, 'Z');

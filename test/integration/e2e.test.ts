@@ -37,6 +37,12 @@ function running(name: string, timeoutMs = 180_000): Promise<Obj> {
   return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
 }
 
+/** Polls `check` every 500 ms until it is true or `timeoutMs` passed. */
+async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check()) && Date.now() < deadline) await sleep(500);
+}
+
 /** Waits until guest `n` answers HTTP: booted, with acpid running (an ACPI button press before that is lost). */
 async function guestUp(n: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -112,7 +118,10 @@ describe('runStrategy', () => {
     const pid = qemuPid(index, domain);
     process.kill(pid, 'SIGKILL');
     vm = await wait('virtualmachine', 'hello', (o) => phase(o) === 'Running' && qemuPidOrZero(index, domain) !== pid && qemuPidOrZero(index, domain) !== 0, 90_000);
+    // A new QEMU starts paused ("starting up") for a moment before it runs.
+    await untilTrue(async () => (await domstate(hostIndex(vm.status.host), domain)) === 'running', 30_000);
     expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
+    expect(phase(await env.get('virtualmachine', 'hello'))).toBe('Running');
   });
 
   it('RerunOnFailure restarts after kill -9 but not after a guest poweroff', async () => {
