@@ -28,6 +28,8 @@ import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 const PROGRESS_POLL_MS = 1_000;
 /** Re-check delay while waiting for a slot, a target or the VM. */
 const WAIT_MS = 2_000;
+/** Clock difference between the operator and an agent tolerated when matching a job to this migration. */
+const CLOCK_SKEW_MS = 30_000;
 
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -228,7 +230,10 @@ async function follow(
   const targetObject = ctx.informers.hosts.get(objectKey(namespace, target));
   const expectedURI = targetObject ? destinationURI((targetObject.spec as { address: string }).address) : undefined;
   // The agent keeps the last job of a VM: an earlier migration's job is not this one's.
-  const ours = job !== undefined && job.destinationURI === expectedURI && Date.parse(job.startedAt) >= Date.parse(status.startTime ?? '1970-01-01T00:00:00Z');
+  // (A VM can't be migrated to where it already runs, so an earlier job to the same
+  // destination is older than this decision by far more than clock skew between hosts.)
+  const ours =
+    job !== undefined && job.destinationURI === expectedURI && Date.parse(job.startedAt) >= Date.parse(status.startTime ?? '1970-01-01T00:00:00Z') - CLOCK_SKEW_MS;
   if (!job || !ours) {
     // The source has no job of ours (we stopped between recording the decision
     // and asking, or its agent restarted): judge by where the domain runs.

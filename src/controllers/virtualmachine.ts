@@ -12,10 +12,7 @@
  *
  * Ready means "the VM is in the state its runStrategy asks for".
  */
-import {
-  AgentApiError,
-  type VmInfo,
-} from '../api/agent/index.js';
+import { AgentApiError, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
 import {
   ConditionType,
   Reason,
@@ -38,6 +35,7 @@ import { linkKnowsVms } from './namespace.js';
 import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
 import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 import { activeMigrationFor } from './vm/migrations.js';
+import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
 
 export { hostViews, schedulingPolicy } from './vm/placement.js';
@@ -46,6 +44,8 @@ export { hostViews, schedulingPolicy } from './vm/placement.js';
 const REFUSED_RETRY_MS = 30_000;
 /** Re-check delay while waiting on something no event announces. */
 const POLL_MS = 2_000;
+/** Re-check delay of a VM no host can take. */
+const PENDING_RETRY_MS = 30_000;
 
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
@@ -77,6 +77,8 @@ export function wantsRunning(vm: VirtualMachine, previous: VirtualMachineStatus)
 /** The state a reconcile works on and finally writes. */
 interface Work {
   ctx: OperatorContext;
+  /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
+  placements: Map<string, string>;
   object: KubeObject;
   vm: VirtualMachine;
   uid: string;
@@ -115,16 +117,21 @@ async function commit(w: Work): Promise<void> {
 
 /** The VirtualMachine reconciler. */
 export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
+  const placements = new Map<string, string>();
   return async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
     if (!object) return;
-    if (isDeleting(object)) return deleteVirtualMachine(ctx, object);
+    if (isDeleting(object)) {
+      placements.delete(object.metadata.uid ?? '');
+      return deleteVirtualMachine(ctx, object);
+    }
     const vm = await validateOrReport(ctx, Resources.VirtualMachine, object, virtualMachineObject);
     if (!vm) return;
     if (await ensureFinalizer(ctx, Resources.VirtualMachine, object)) return;
     const previous = (object.status ?? {}) as VirtualMachineStatus;
     const w: Work = {
       ctx,
+      placements,
       object,
       vm,
       uid: object.metadata.uid ?? '',
@@ -137,9 +144,14 @@ export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
     } catch (error) {
       if (error instanceof AgentApiError && error.status >= 400 && error.status < 500) {
         // The agent refused: say why, and try again later rather than hammering it.
-        setPhase(w, w.status.phase === 'Running' ? 'Running' : 'Failed', false, error.reason, `host ${w.status.host ?? '?'}: ${error.message}`);
+        // The phase follows the domain as last seen: Failed only when nothing runs.
+        const link = w.status.host ? ctx.agents.link(objectKey(object.metadata.namespace, w.status.host)) : undefined;
+        const domain = link?.vms?.find((d) => d.uid === w.uid);
+        const phase: VMPhase = domain && !isOff(domain) ? (domain.state === 'paused' ? 'Paused' : 'Running') : 'Failed';
+        const before = w.previous.conditions?.find((c) => c.type === ConditionType.Ready);
+        setPhase(w, phase, false, error.reason, `host ${w.status.host ?? '?'}: ${error.message}`);
         await commit(w);
-        if (w.status.phase === 'Failed') ctx.events.event(object, 'Warning', error.reason, error.message);
+        if (before?.reason !== error.reason) ctx.events.event(object, 'Warning', error.reason, error.message);
         return { requeueAfter: REFUSED_RETRY_MS };
       }
       throw error;
@@ -155,19 +167,7 @@ async function converge(w: Work): Promise<ReconcileResult | void> {
   const namespace = object.metadata.namespace;
   const want = wantsRunning(vm, w.previous);
 
-  // Where does the domain actually exist? The agents' lists are the truth.
-  const hosts = ctx.informers.hosts.list(namespace);
-  const holders = hosts.filter((h) => {
-    const link = ctx.agents.link(objectKey(namespace, h.metadata.name));
-    return linkKnowsVms(link) && link.vms.some((d) => d.uid === w.uid);
-  });
-  if (holders.length > 1) {
-    const names = holders.map((h) => h.metadata.name).join(', ');
-    setPhase(w, 'Unknown', false, 'DefinedOnSeveralHosts', `the domain is defined on ${names}; nothing is started until one is removed`);
-    return { requeueAfter: POLL_MS };
-  }
-
-  // A live migration owns the VM while it runs.
+  // A live migration owns the VM while it runs (the incoming domain on the target is expected).
   const migration = activeMigrationFor(ctx, namespace, vm.metadata.name);
   if (migration) {
     w.status.migration = migration;
@@ -176,12 +176,31 @@ async function converge(w: Work): Promise<ReconcileResult | void> {
   }
   delete w.status.migration;
 
+  // Where does the domain actually exist? The agents' lists are the truth;
+  // a placement this process made but the cache doesn't show yet counts too.
+  const placedOn = w.status.host ?? w.placements.get(w.uid);
+  const where = whereabouts(ctx, namespace, vm.metadata.name, w.uid, placedOn);
+  if (where.holders.length > 1) {
+    const names = where.holders.join(', ');
+    setPhase(w, 'Unknown', false, 'DefinedOnSeveralHosts', `the domain is defined on ${names}; nothing is started until one is removed`);
+    return { requeueAfter: POLL_MS };
+  }
+  if (where.unsure.length > 0 && where.holders.length === 0) {
+    // It may run on a host that can't say: acting now could run it twice.
+    if (w.previous.phase !== 'Stopped' && w.previous.phase !== 'Failed' && w.previous.phase !== 'Pending') {
+      setPhase(w, 'Unknown', false, 'HostNotResponding', `cannot confirm where the VM runs: ${where.unsure.join(', ')} not answering`);
+    }
+    return { requeueAfter: POLL_MS };
+  }
+
   // Adopt where the domain is when that's not where status says (a finished migration, a restart mid-way).
-  const holder = holders[0]?.metadata.name;
+  const holder = where.holders[0];
   if (holder !== undefined && holder !== w.status.host) {
     const from = w.status.host;
     w.status.host = holder;
     if (from) ctx.events.event(object, 'Normal', 'Relocated', `VM now runs on ${holder} (was ${from})`);
+  } else if (w.status.host === undefined && placedOn !== undefined) {
+    w.status.host = placedOn;
   }
 
   if (w.status.host === undefined) return place(w, want);
@@ -203,12 +222,14 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
   if (!result.ok) {
     setCond(w, ConditionType.Scheduled, false, Reason.NoHostAvailable, result.message);
     setPhase(w, 'Pending', false, Reason.NoHostAvailable, result.message);
-    return;
+    // Room can appear without a Host changing (another VM stops or goes): look again now and then.
+    return { requeueAfter: PENDING_RETRY_MS };
   }
   // Placement is recorded before anything happens on the host, so a restart
   // at any point finds the VM where it may have been defined.
   setCond(w, ConditionType.Scheduled, true, 'Scheduled', `placed on ${result.host}`);
   w.status.host = result.host;
+  w.placements.set(w.uid, result.host);
   setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
   await commit(w);
   return onHost(w, want, result.host);
@@ -228,8 +249,11 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
     return;
   }
   if (!linkKnowsVms(link) || !client) {
-    setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${host} is not answering: ${link?.lastError ?? 'not connected yet'}`);
-    return;
+    // A stopped VM stays Stopped: only a VM that may be running becomes Unknown.
+    if (w.previous.phase !== 'Stopped' && w.previous.phase !== 'Failed') {
+      setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${host} is not answering: ${link?.lastError ?? 'not connected yet'}`);
+    }
+    return { requeueAfter: POLL_MS };
   }
   const domain = link.vms.find((d) => d.uid === uid);
   const spec = toAgentSpec(vm, uid, object.metadata.generation ?? 0);
@@ -255,7 +279,8 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   }
 
   // The domain is off, or not defined here at all.
-  if (domain !== undefined && w.previous.phase && ['Running', 'Stopping', 'Paused', 'Migrating', 'Unknown'].includes(w.previous.phase)) {
+  // Only a VM known to be running stopped now; coming back from Unknown, the last known reason stands.
+  if (domain !== undefined && w.previous.phase && ['Running', 'Stopping', 'Paused', 'Migrating'].includes(w.previous.phase)) {
     const reason = w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
     w.status.lastStopReason = reason;
     ctx.events.event(object, reason === 'Failed' ? 'Warning' : 'Normal', reason === 'Failed' ? 'Crashed' : 'Stopped', `VM stopped on ${host} (${domain.reason ?? 'no reason given'})`);
@@ -275,9 +300,10 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
     if (domain !== undefined) await client.undefineVm(uid);
     await ctx.agents.refresh(hostKey);
     delete w.status.host;
+    w.placements.delete(uid);
     delete w.status.runningSpecHash;
     setPhase(w, 'Pending', false, 'Rescheduling', `host ${host} cannot run it (${hostSpec?.maintenance ? 'maintenance' : hostPhase}); finding another host`);
-    return { requeueAfter: 0 };
+    return { requeue: true };
   }
   return start(w, host, client, spec, desiredHash);
 }
@@ -323,7 +349,7 @@ async function stop(w: Work, host: string, client: NonNullable<ReturnType<Operat
   const { ctx, object, vm, uid } = w;
   setPhase(w, 'Stopping', false, 'Stopping', `stopping on ${host} (runStrategy ${vm.spec.runStrategy})`);
   await commit(w);
-  await client.stopVm(uid, { timeoutSeconds: vm.spec.terminationGracePeriodSeconds });
+  await client.stopVm(uid, { timeoutSeconds: Math.min(vm.spec.terminationGracePeriodSeconds, MAX_STOP_TIMEOUT_SECONDS) });
   await ctx.agents.refresh(objectKey(object.metadata.namespace, host));
   w.status.lastStopReason = vm.spec.runStrategy === 'Halted' ? 'Halted' : 'Shutdown';
   delete w.status.runningSpecHash;

@@ -8,6 +8,7 @@
  * which cancels them.
  */
 import { createHash } from 'node:crypto';
+import { MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
 import { API_VERSION, type Host, type MigrationStatus, type VirtualMachineStatus } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import { objectKey } from '../../runtime/keys.js';
@@ -99,7 +100,7 @@ export async function drainHost(ctx: OperatorContext, object: KubeObject, host: 
         const client = ctx.agents.client(objectKey(namespace, name));
         const phase = (vm.status as VirtualMachineStatus | undefined)?.phase;
         if (client && phase !== 'Stopping') {
-          const grace = (vm.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60;
+          const grace = Math.min((vm.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60, MAX_STOP_TIMEOUT_SECONDS);
           await client.stopVm(vm.metadata.uid ?? '', { timeoutSeconds: grace });
           await ctx.agents.refresh(objectKey(namespace, name));
           progress.stopped.push(vmName);

@@ -20,8 +20,12 @@ export interface DiskVolume {
 /** The volume name of `disk` of the VM `vmName` with `uid`: a DNS label of at most 63 characters. */
 export function volumeName(vmName: string, uid: string, disk: string): string {
   const suffix = `-${uid.replace(/-/g, '').slice(0, 8)}`;
-  const base = `${vmName}-${disk}`.slice(0, 63 - suffix.length).replace(/-+$/, '');
-  return `${base}${suffix}`;
+  const full = `${vmName}-${disk}`;
+  if (full.length + suffix.length <= 63) return `${full}${suffix}`;
+  // Cut names keep a hash of the disk name, so two disks of one VM never share a volume.
+  const diskHash = createHash('sha256').update(disk).digest('hex').slice(0, 6);
+  const base = full.slice(0, 63 - suffix.length - diskHash.length - 1).replace(/-+$/, '');
+  return `${base}-${diskHash}${suffix}`;
 }
 
 /** A locally administered unicast MAC (52:54:00 is QEMU's prefix) derived from the UID and NIC name. */

@@ -4,7 +4,7 @@
  * the object go. While the host can't confirm the domain is gone the
  * finalizer stays: a VM is never forgotten while it may still run.
  */
-import { AgentApiError } from '../../api/agent/index.js';
+import { AgentApiError, MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
 import { virtualMachineObject, type VirtualMachineStatus } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import type { ReconcileResult } from '../../runtime/controller.js';
@@ -13,7 +13,8 @@ import { Resources } from '../../operator/resources.js';
 import { writeStatusIfChanged } from '../../operator/status.js';
 import { removeFinalizer, withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
-import { linkKnowsVms } from '../namespace.js';
+import { activeMigrationFor } from './migrations.js';
+import { whereabouts } from './whereabouts.js';
 
 const WAIT_MS = 5_000;
 
@@ -38,23 +39,29 @@ export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObj
     return { requeueAfter: WAIT_MS };
   };
 
-  if (status.host) {
-    const hostKey = objectKey(namespace, status.host);
-    const link = ctx.agents.link(hostKey);
+  // Every host that has (or may have) the domain: its placement, its migrations' ends, and any host listing it.
+  const vmName = object.metadata.name;
+  const where = whereabouts(ctx, namespace, vmName, uid, status.host);
+  const unsure = where.unsure.filter((h) => ctx.informers.hosts.get(objectKey(namespace, h)));
+  if (unsure.length > 0) return waiting(`waiting for ${unsure.join(', ')} to answer so the domain can be removed`);
+  const grace = Math.min((object.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60, MAX_STOP_TIMEOUT_SECONDS);
+  const migrating = activeMigrationFor(ctx, namespace, vmName) !== undefined;
+  for (const host of where.holders) {
+    const hostKey = objectKey(namespace, host);
     const client = ctx.agents.client(hostKey);
-    if (ctx.informers.hosts.get(hostKey)) {
-      if (!linkKnowsVms(link) || !client) return waiting(`waiting for host ${status.host} to answer so the domain can be removed`);
-      const domain = link.vms.find((d) => d.uid === uid);
-      if (domain) {
-        if (domain.state !== 'shut off') {
-          const grace = (object.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60;
-          await gone(grace === 0 ? client.destroyVm(uid) : client.stopVm(uid, { timeoutSeconds: grace }));
-        }
-        await gone(client.undefineVm(uid));
-        await ctx.agents.refresh(hostKey);
-        ctx.events.event(object, 'Normal', 'Undefined', `domain removed from ${status.host}`);
-      }
+    const domain = ctx.agents.link(hostKey)?.vms?.find((d) => d.uid === uid);
+    if (!client || !domain) continue;
+    if (domain.state !== 'shut off') {
+      // Mid-migration a graceful stop is refused; power off (the VM is being deleted anyway).
+      await gone(grace === 0 || migrating || host !== status.host ? client.destroyVm(uid) : client.stopVm(uid, { timeoutSeconds: grace }));
     }
+    await gone(client.undefineVm(uid));
+    await ctx.agents.refresh(hostKey);
+    ctx.events.event(object, 'Normal', 'Undefined', `domain removed from ${host}`);
+  }
+  if (where.holders.length > 0) {
+    // Look again with fresh lists before the disks go: nothing may still run from them.
+    return { requeueAfter: 500 };
   }
 
   const parsed = virtualMachineObject.safeParse(object);

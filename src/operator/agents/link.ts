@@ -110,6 +110,8 @@ export class AgentLink {
   private waiters: (() => void)[] = [];
   private syncRun: Promise<void> | undefined;
   /** performance.now() of the last complete storage + VM relist. */
+  /** The domain list from before the link last failed, kept only to announce what changed meanwhile. */
+  private vmsBeforeOutage: VmInfo[] | undefined;
   private lastRelistAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -310,7 +312,11 @@ export class AgentLink {
   /** The agent answered a heartbeat. */
   private alive(patch: Pick<HostLink, 'stats'> | Pick<HostLink, 'lastError'>): void {
     const was = this.view.state;
-    this.set({ lastError: undefined, ...patch, state: 'Connected', lastHeartbeat: this.deps.now(), failingSince: undefined });
+    // A list from before the outage is not evidence of where domains run now:
+    // it is dropped until the relist below brings a fresh one.
+    if (was !== 'Connected' && this.view.vms !== undefined) this.vmsBeforeOutage = this.view.vms;
+    const stale = was !== 'Connected' ? { vms: undefined } : {};
+    this.set({ lastError: undefined, ...patch, ...stale, state: 'Connected', lastHeartbeat: this.deps.now(), failingSince: undefined });
     if (was !== 'Connected') {
       this.log.info({ address: this.where(), was }, 'agent connected');
       // A new connection: the stream (resuming where it left off) and everything read afresh.
@@ -474,7 +480,7 @@ export class AgentLink {
     const add = (c: LinkChange) => changes.set(changeKey(c), c);
     const key = this.key;
     const done = { capabilities: false, storage: false, vms: false };
-    const vmsBefore = this.view.vms ?? [];
+    const vmsBefore = this.view.vms ?? this.vmsBeforeOutage ?? [];
     try {
       if (work.capabilities) {
         const capabilities = await client.capabilities();
@@ -508,7 +514,9 @@ export class AgentLink {
             if (!(error instanceof AgentApiError && error.status === 404)) throw error;
           }
           if (this.stale(generation)) return true;
-          const others = (this.view.vms ?? []).filter((v) => v.uid !== uid);
+          // Without a full list (just reconnected) one domain is no list: the pending relist brings it.
+          if (this.view.vms === undefined) continue;
+          const others = this.view.vms.filter((v) => v.uid !== uid);
           this.applyVms(vm === undefined ? others : [...others, vm], add);
           work.uids.delete(uid);
         }
@@ -550,8 +558,10 @@ export class AgentLink {
 
   /** Replaces the domain list and records which changed. */
   private applyVms(next: VmInfo[], add: (c: LinkChange) => void): void {
-    const changed = changedVms(this.view.vms, next);
+    // After an outage, changes are announced against the last list seen before it.
+    const changed = changedVms(this.view.vms ?? this.vmsBeforeOutage, next);
     this.view = { ...this.view, vms: next };
+    this.vmsBeforeOutage = undefined;
     for (const uid of changed) add({ kind: 'vm', key: this.key, uid });
   }
 }

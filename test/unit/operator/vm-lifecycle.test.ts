@@ -147,6 +147,9 @@ describe('deletion', () => {
     env.agents.sync(`${NS}/h1`);
     env.agents.sync(`${NS}/h2`);
     env.client.delete(Resources.VirtualMachine, NS, 'vm');
+    // first pass: the domain goes; the disks wait for a fresh look that nothing runs from them
+    expect(await reconcileVm()).toEqual({ requeueAfter: expect.any(Number) });
+    expect(env.agents.calls.filter((c) => c.verb === 'deleteVolume')).toHaveLength(0);
     await reconcileVm();
     expect(env.agents.verbs()).toEqual(expect.arrayContaining([`${NS}/${host} stopVm`, `${NS}/${host} undefineVm`]));
     expect(env.agents.agent(`${NS}/${host}`).vms.has(vm.metadata.uid!)).toBe(false);
@@ -162,6 +165,52 @@ describe('deletion', () => {
     const r = await reconcileVm();
     expect(r).toEqual({ requeueAfter: expect.any(Number) });
     expect(env.client.peek(Resources.VirtualMachine, NS, 'vm')?.metadata.finalizers).toEqual([FINALIZER]);
+  });
+});
+
+describe('never twice', () => {
+  it('does not start a VM while a host of its last migration cannot list its domains', async () => {
+    env = await startEnv();
+    const vm = await runningVm();
+    const source = vmStatus().host!;
+    const target = source === 'h1' ? 'h2' : 'h1';
+    // A finished migration moved it to the target, whose link is down right now.
+    await env.client.create(Resources.VirtualMachineMigration, {
+      apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachineMigration', metadata: { name: 'mig', namespace: NS }, spec: { vmName: 'vm' },
+    });
+    env.client.setStatus(Resources.VirtualMachineMigration, NS, 'mig', { phase: 'Succeeded', sourceHost: source, targetHost: target });
+    env.agents.agent(`${NS}/${source}`).vms.delete(vm.metadata.uid!);
+    env.agents.sync(`${NS}/${source}`);
+    env.agents.setState(`${NS}/${target}`, 'Unreachable', 'connect ETIMEDOUT');
+    env.agents.links.get(`${NS}/${target}`)!.vms = undefined;
+    await settle();
+    await waitFor(() => env.informers.migrations.list(NS).length === 1);
+    const starts = env.agents.calls.filter((c) => c.verb === 'startVm').length;
+    await reconcileVm();
+    expect(env.agents.calls.filter((c) => c.verb === 'startVm')).toHaveLength(starts);
+    expect(vmStatus()).toMatchObject({ phase: 'Unknown' });
+    expect(cond(vmStatus(), 'Ready')!.message).toContain(target);
+  });
+
+  it('deleting a VM removes the domain from whichever host holds it, and only then the disks', async () => {
+    env = await startEnv();
+    const vm = await runningVm({ diskDeletionPolicy: 'Delete' });
+    const source = vmStatus().host!;
+    const target = source === 'h1' ? 'h2' : 'h1';
+    // It moved (a migration the VM status has not caught up with yet).
+    const src = env.agents.agent(`${NS}/${source}`);
+    env.agents.agent(`${NS}/${target}`).vms.set(vm.metadata.uid!, { ...src.vms.get(vm.metadata.uid!)!, state: 'running' });
+    src.vms.delete(vm.metadata.uid!);
+    for (const h of ['h1', 'h2']) env.agents.agent(`${NS}/${h}`).storage.set('data', { name: 'data', connected: true });
+    env.agents.sync(`${NS}/h1`);
+    env.agents.sync(`${NS}/h2`);
+    env.client.delete(Resources.VirtualMachine, NS, 'vm');
+    await reconcileVm();
+    expect(env.agents.verbs()).toEqual(expect.arrayContaining([`${NS}/${target} destroyVm`, `${NS}/${target} undefineVm`]));
+    expect(env.agents.calls.filter((c) => c.verb === 'deleteVolume')).toHaveLength(0);
+    await reconcileVm();
+    expect(env.agents.calls.filter((c) => c.verb === 'deleteVolume')).toHaveLength(1);
+    expect(env.client.peek(Resources.VirtualMachine, NS, 'vm')).toBeUndefined();
   });
 });
 
@@ -276,5 +325,18 @@ describe('VirtualMachineMigration', () => {
     const s = env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus;
     expect(s.phase).toBe('Failed');
     expect(cond(s, 'Ready')).toMatchObject({ reason: 'NotMigratable', message: expect.stringContaining('LocalFS') });
+  });
+});
+
+describe('volume names', () => {
+  it('two disks of a long-named VM never share a volume, and names stay DNS labels', async () => {
+    const { volumeName } = await import('../../../src/controllers/vm/agent-spec.js');
+    const vmName = 'a'.repeat(45);
+    const uid = '1b64d000-d982-4e2e-9e73-06ef177f843a';
+    const a = volumeName(vmName, uid, 'scratch-a');
+    const b = volumeName(vmName, uid, 'scratch-b');
+    expect(a).not.toBe(b);
+    for (const n of [a, b]) expect(n).toMatch(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    expect(volumeName('web', uid, 'root')).toBe('web-root-1b64d000');
   });
 });
