@@ -98,8 +98,9 @@ export async function drainHost(ctx: OperatorContext, object: KubeObject, host: 
     if (why) {
       if (host.spec.drainPolicy === 'Stop') {
         const client = ctx.agents.client(objectKey(namespace, name));
-        const phase = (vm.status as VirtualMachineStatus | undefined)?.phase;
-        if (client && phase !== 'Stopping') {
+        // Only a domain the agent still lists as running is stopped (and announced) once.
+        const domain = ctx.agents.link(objectKey(namespace, name))?.vms?.find((d) => d.uid === vm.metadata.uid);
+        if (client && domain && domain.state !== 'shut off') {
           const grace = Math.min((vm.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60, MAX_STOP_TIMEOUT_SECONDS);
           await client.stopVm(vm.metadata.uid ?? '', { timeoutSeconds: grace });
           await ctx.agents.refresh(objectKey(namespace, name));

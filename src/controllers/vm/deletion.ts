@@ -30,7 +30,8 @@ async function gone<T>(call: Promise<T>): Promise<void> {
 
 /** The deletion branch of the VM reconciler. */
 export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObject): Promise<ReconcileResult | void> {
-  const status = (object.status ?? {}) as VirtualMachineStatus;
+  // A copy: disks are marked deleted one by one, never in the informer cache itself.
+  const status = structuredClone((object.status ?? {}) as VirtualMachineStatus);
   const namespace = object.metadata.namespace;
   const uid = object.metadata.uid ?? '';
   const waiting = async (message: string): Promise<ReconcileResult> => {
@@ -74,6 +75,8 @@ export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObj
       if (!via) return waiting(`waiting for a host connected to ${disk.storageDomain} to delete volume ${disk.volume}`);
       await gone(ctx.agents.client(via)!.deleteVolume(disk.storageDomain, disk.volume));
       ctx.events.event(object, 'Normal', 'DiskDeleted', `volume ${disk.volume} deleted from ${disk.storageDomain}`);
+      // Marked in the copy: if a later disk has to wait, that status write records it, so no pass repeats it or its event.
+      disk.created = false;
     }
   }
   await removeFinalizer(ctx, Resources.VirtualMachine, object);
