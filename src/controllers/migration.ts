@@ -116,6 +116,14 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     }
     const source = vmStatus.host;
     status.sourceHost = source;
+    // One migration of a VM at a time: another one in flight (or just started here) goes first.
+    const other = ctx.informers.migrations
+      .list(namespace)
+      .find((m) => m.metadata.name !== object.metadata.name && (m.spec as { vmName?: string }).vmName === migration.spec.vmName && ((m.status as MigrationStatus | undefined)?.phase === 'Running' || starting.has(objectKey(namespace, m.metadata.name))));
+    if (other) {
+      await write('Pending', [false, 'AnotherMigrationRunning', `VirtualMachineMigration ${other.metadata.name} is moving ${migration.spec.vmName}`]);
+      return { requeueAfter: WAIT_MS };
+    }
     const local = notMigratable(ctx, vmObject);
     if (local) {
       status.completionTime = rfc3339(ctx.now());
@@ -154,7 +162,10 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     try {
       await client.migrateVm(vmObject.metadata.uid ?? '', migrateRequest(address, limits));
     } catch (error) {
-      if (!(error instanceof AgentApiError && error.reason === 'MigrationInProgress')) {
+      // "In progress" is ours only when the running job goes where we decided (a retry after a timeout).
+      const inProgress = error instanceof AgentApiError && error.reason === 'MigrationInProgress';
+      const job = inProgress ? await client.getMigration(vmObject.metadata.uid ?? '').catch(() => undefined) : undefined;
+      if (!inProgress || job?.destinationURI !== destinationURI(address)) {
         starting.delete(key);
         status.completionTime = rfc3339(ctx.now());
         await write('Failed', [false, error instanceof AgentApiError ? error.reason : 'MigrationFailed', `the source refused: ${errorMessage(error)}`]);

@@ -276,6 +276,26 @@ describe('VirtualMachineMigration', () => {
     expect((env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus).phase).toBe('Running');
   });
 
+  it('a second migration of the same VM waits while the first one runs', async () => {
+    env = await startEnv();
+    await runningVm();
+    for (const name of ['first', 'second']) {
+      await env.client.create(Resources.VirtualMachineMigration, {
+        apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachineMigration', metadata: { name, namespace: NS, finalizers: [FINALIZER] }, spec: { vmName: 'vm' },
+      });
+    }
+    await settle();
+    await waitFor(() => env.informers.migrations.list(NS).length === 2);
+    await env.reconcile(migrationReconciler, `${NS}/first`);
+    await settle();
+    await env.reconcile(migrationReconciler, `${NS}/second`);
+    await settle();
+    const second = env.client.peek(Resources.VirtualMachineMigration, NS, 'second')!.status as MigrationStatus;
+    expect(second.phase).toBe('Pending');
+    expect(cond(second, 'Ready')).toMatchObject({ reason: 'AnotherMigrationRunning', message: expect.stringContaining('first') });
+    expect(env.agents.calls.filter((c) => c.verb === 'migrateVm')).toHaveLength(1);
+  });
+
   it('waits for a slot: at most maxOutboundPerHost from one host', async () => {
     env = await startEnv();
     await env.client.create(Resources.Manager, managerObj('m', NS, { migration: { maxOutboundPerHost: 1 } }));
