@@ -29,6 +29,11 @@ export const Reason = {
   AsExpected: 'AsExpected',
 } as const;
 
+/** A time as metav1.Time writes it: RFC 3339 in UTC, whole seconds. */
+export function metaTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** A condition to set: the time is filled in by setCondition. */
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> & {
   observedGeneration?: number;
@@ -46,7 +51,7 @@ export function setCondition(list: readonly Condition[] | undefined, input: Cond
     status: input.status,
     ...(input.observedGeneration !== undefined ? { observedGeneration: input.observedGeneration } : {}),
     lastTransitionTime:
-      existing && existing.status === input.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      existing && existing.status === input.status ? existing.lastTransitionTime : metaTime(now),
     reason: input.reason,
     message: input.message,
   };

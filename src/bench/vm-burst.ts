@@ -27,6 +27,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GUEST_CMDLINE_BASE } from '../dev/guest-image/index.js';
 import { GUEST_INITRD_PATH, GUEST_KERNEL_PATH } from '../dev/hosts.js';
+import { sumSamples } from '../runtime/prometheus-text.js';
 import { guestAddress, hostProcesses, run } from '../dev/testbed/index.js';
 import { isAlive, sleep } from '../dev/exec.js';
 import { loadKubeConfig } from '../kube/config.js';
@@ -194,18 +195,6 @@ interface VmRecord {
   transitions: { at: number; host?: string; phase?: string }[];
 }
 
-/** Sums the samples of one metric family in Prometheus text, optionally only those whose labels contain `label`. */
-function metricSum(text: string, name: string, label = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
-    if (label && !rest.includes(label)) continue;
-    sum += Number(line.split(' ').pop());
-  }
-  return sum;
-}
 
 async function operatorMetrics(env: BenchEnv): Promise<string> {
   try {
@@ -218,42 +207,28 @@ async function operatorMetrics(env: BenchEnv): Promise<string> {
 function vmManifest(env: BenchEnv, name: string, index: number, guest: 'linux' | 'firmware'): KubeObject {
   const subnet = env.testbed.subnet;
   const ip = guestAddress(subnet, index);
-  if (guest === 'firmware') {
-    return {
-      apiVersion: 'drover.io/v1alpha1',
-      kind: 'VirtualMachine',
-      metadata: { name, namespace: env.namespace },
-      spec: {
-        runStrategy: 'Always',
-        cpu: { cores: 1 },
-        memory: VM_MEMORY,
-        disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi', bootOrder: 1 }],
-        networks: [{ name: 'mgmt', bridge: 'br0' }],
-        diskDeletionPolicy: 'Delete',
-        terminationGracePeriodSeconds: 0,
-      },
-    };
-  }
-  return {
-    apiVersion: 'drover.io/v1alpha1',
-    kind: 'VirtualMachine',
-    metadata: { name, namespace: env.namespace },
-    spec: {
-      runStrategy: 'Always',
-      cpu: { cores: 1 },
-      memory: VM_MEMORY,
-      boot: {
-        storageDomain: 'shared',
-        kernel: GUEST_KERNEL_PATH,
-        initrd: GUEST_INITRD_PATH,
-        // An address only so the benchmark can tell booted guests (graceful stops need a booted guest).
-        cmdline: `${GUEST_CMDLINE_BASE} drover.ip=${ip}/${subnet.prefixLength} drover.name=${name}`,
-      },
-      disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi' }],
-      networks: [{ name: 'mgmt', bridge: 'br0' }],
-      diskDeletionPolicy: 'Delete',
-    },
+  const common = {
+    runStrategy: 'Always',
+    cpu: { cores: 1 },
+    memory: VM_MEMORY,
+    networks: [{ name: 'mgmt', bridge: 'br0' }],
+    diskDeletionPolicy: 'Delete',
   };
+  const spec =
+    guest === 'firmware'
+      ? { ...common, disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi', bootOrder: 1 }], terminationGracePeriodSeconds: 0 }
+      : {
+          ...common,
+          boot: {
+            storageDomain: 'shared',
+            kernel: GUEST_KERNEL_PATH,
+            initrd: GUEST_INITRD_PATH,
+            // An address only so the benchmark can tell booted guests (graceful stops need a booted guest).
+            cmdline: `${GUEST_CMDLINE_BASE} drover.ip=${ip}/${subnet.prefixLength} drover.name=${name}`,
+          },
+          disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi' }],
+        };
+  return { apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: env.namespace }, spec };
 }
 
 /** Keys of a request count map as a plain sorted object. */
@@ -598,12 +573,12 @@ async function measure(env: BenchEnv, options: VmBurstOptions, log: (m: string) 
   };
   segmentsMs = { 'apply → create acknowledged': dist(perVm.flatMap((p) => (p.ack === null ? [] : [p.ack]))), ...segmentsMs };
   const reconcile = {
-    vmReconciles: metricSum(opAfter, 'controller_runtime_reconcile_total', 'controller="virtualmachine"') - metricSum(opBefore, 'controller_runtime_reconcile_total', 'controller="virtualmachine"'),
-    vmReconcileErrors: metricSum(opAfter, 'controller_runtime_reconcile_errors_total', 'controller="virtualmachine"') - metricSum(opBefore, 'controller_runtime_reconcile_errors_total', 'controller="virtualmachine"'),
-    vmReconcileSeconds: round(metricSum(opAfter, 'controller_runtime_reconcile_time_seconds_sum', 'controller="virtualmachine"') - metricSum(opBefore, 'controller_runtime_reconcile_time_seconds_sum', 'controller="virtualmachine"'), 2),
-    vmQueueWaitSeconds: round(metricSum(opAfter, 'workqueue_queue_duration_seconds_sum', 'name="virtualmachine"') - metricSum(opBefore, 'workqueue_queue_duration_seconds_sum', 'name="virtualmachine"'), 2),
-    vmQueueItems: metricSum(opAfter, 'workqueue_queue_duration_seconds_count', 'name="virtualmachine"') - metricSum(opBefore, 'workqueue_queue_duration_seconds_count', 'name="virtualmachine"'),
-    maxConcurrentReconciles: metricSum(opAfter, 'controller_runtime_max_concurrent_reconciles', 'controller="virtualmachine"'),
+    vmReconciles: sumSamples(opAfter, 'controller_runtime_reconcile_total', 'controller="virtualmachine"') - sumSamples(opBefore, 'controller_runtime_reconcile_total', 'controller="virtualmachine"'),
+    vmReconcileErrors: sumSamples(opAfter, 'controller_runtime_reconcile_errors_total', 'controller="virtualmachine"') - sumSamples(opBefore, 'controller_runtime_reconcile_errors_total', 'controller="virtualmachine"'),
+    vmReconcileSeconds: round(sumSamples(opAfter, 'controller_runtime_reconcile_time_seconds_sum', 'controller="virtualmachine"') - sumSamples(opBefore, 'controller_runtime_reconcile_time_seconds_sum', 'controller="virtualmachine"'), 2),
+    vmQueueWaitSeconds: round(sumSamples(opAfter, 'workqueue_queue_duration_seconds_sum', 'name="virtualmachine"') - sumSamples(opBefore, 'workqueue_queue_duration_seconds_sum', 'name="virtualmachine"'), 2),
+    vmQueueItems: sumSamples(opAfter, 'workqueue_queue_duration_seconds_count', 'name="virtualmachine"') - sumSamples(opBefore, 'workqueue_queue_duration_seconds_count', 'name="virtualmachine"'),
+    maxConcurrentReconciles: sumSamples(opAfter, 'controller_runtime_max_concurrent_reconciles', 'controller="virtualmachine"'),
   };
   const operatorLog = await readJsonLog(env.operator.logFile);
   const errorLines = operatorLog.filter((l) => (l.fields['level'] === 'error' || l.fields['level'] === 'warn') && l.time >= t0).length;

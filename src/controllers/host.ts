@@ -9,7 +9,7 @@
  * to an Active Data storage domain), PreparingForMaintenance, Maintenance,
  * Error (TLS refused).
  */
-import { ConditionType, hostObject, setCondition, type HostPhase, type HostStatus, type StorageDomainStatus } from '../api/index.js';
+import { ConditionType, hostObject, metaTime as rfc3339, setCondition, type HostPhase, type HostStatus, type StorageDomainStatus } from '../api/index.js';
 import type { KubeObject } from '../kube/types.js';
 import type { HostLink } from '../operator/agents/types.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
@@ -21,7 +21,6 @@ import { connectivity } from './host/connectivity.js';
 import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
 import { managerSettings } from './namespace.js';
 
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** Facts the link reports, in Host status form. */
 function linkFacts(link: HostLink | undefined, previous: HostStatus): Partial<HostStatus> {

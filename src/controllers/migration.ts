@@ -11,7 +11,7 @@
  * agent's job, or judged by where the domain is.
  */
 import { AgentApiError, type MigrateVmRequest } from '../api/agent/index.js';
-import { migrationObject, type ManagerSpec, type MigrationStatus, type VirtualMachine, virtualMachineObject } from '../api/index.js';
+import { metaTime as rfc3339, migrationObject, type ManagerSpec, type MigrationStatus, type VirtualMachine, virtualMachineObject } from '../api/index.js';
 import type { KubeObject } from '../kube/types.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { objectKey } from '../runtime/keys.js';
@@ -21,7 +21,8 @@ import { schedule } from '../scheduler/scheduler.js';
 import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
 import { notMigratable } from './host/drain.js';
-import { errorMessage, linkKnowsVms, managerSettings } from './namespace.js';
+import { errorMessage } from '../runtime/errors.js';
+import { linkKnowsVms, managerSettings } from './namespace.js';
 import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 
 /** How often a running migration's progress is read. */
@@ -31,7 +32,6 @@ const WAIT_MS = 2_000;
 /** Clock difference between the operator and an agent tolerated when matching a job to this migration. */
 const CLOCK_SKEW_MS = 30_000;
 
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The libvirt URI the source uses to reach a target host's libvirtd. */
 export function destinationURI(address: string): string {

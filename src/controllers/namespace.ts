@@ -14,11 +14,15 @@ export function namespaceManager(managers: KubeObject[]): KubeObject | undefined
   return [...managers].sort((a, b) => (byAge(a) < byAge(b) ? -1 : byAge(a) > byAge(b) ? 1 : 0))[0];
 }
 
+/** The spec of the namespace's Manager among `managers` (defaults when there is no valid one). */
+export function settingsOf(managers: KubeObject[]): ManagerSpec {
+  const parsed = managerSpec.safeParse(namespaceManager(managers)?.spec ?? {});
+  return parsed.success ? parsed.data : managerSpec.parse({});
+}
+
 /** The Manager spec that governs `namespace` (defaults when no valid Manager exists). */
 export function managerSettings(ctx: OperatorContext, namespace: string | undefined): ManagerSpec {
-  const manager = namespaceManager(ctx.informers.managers.list(namespace));
-  const parsed = managerSpec.safeParse(manager?.spec ?? {});
-  return parsed.success ? parsed.data : managerSpec.parse({});
+  return settingsOf(ctx.informers.managers.list(namespace));
 }
 
 /** The link of Host `name` in `namespace`, if the connection manager has one. */
@@ -29,9 +33,4 @@ export function hostLink(ctx: OperatorContext, namespace: string | undefined, na
 /** True when the link answered its last heartbeat and has listed its domains. */
 export function linkKnowsVms(link: HostLink | undefined): link is HostLink & { vms: NonNullable<HostLink['vms']> } {
   return link?.state === 'Connected' && link.vms !== undefined;
-}
-
-/** Error message of anything thrown. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

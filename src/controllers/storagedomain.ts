@@ -24,7 +24,7 @@ import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
-import { errorMessage } from './namespace.js';
+import { errorMessage } from '../runtime/errors.js';
 
 /** Retry delay while some host failed to connect (a missing path won't appear by itself quickly). */
 const RETRY_MS = 10_000;

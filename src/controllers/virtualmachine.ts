@@ -12,9 +12,10 @@
  *
  * Ready means "the VM is in the state its runStrategy asks for".
  */
-import { AgentApiError, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
+import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
 import {
   ConditionType,
+  metaTime,
   Reason,
   setCondition,
   virtualMachineObject,
@@ -38,8 +39,6 @@ import { activeMigrationFor } from './vm/migrations.js';
 import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
 
-export { hostViews, schedulingPolicy } from './vm/placement.js';
-
 /** Retry delay after the agent refused a request (4xx): the spec or the host must change first. */
 const REFUSED_RETRY_MS = 30_000;
 /** Re-check delay while waiting on something no event announces. */
@@ -50,10 +49,6 @@ const PENDING_RETRY_MS = 30_000;
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
 
-/** True when a domain is shut off. */
-function isOff(domain: VmInfo | undefined): boolean {
-  return domain === undefined || domain.state === 'shut off';
-}
 
 /** Why a shut-off domain stopped, as status.lastStopReason says it. */
 export function stopReasonOf(domain: VmInfo): 'Shutdown' | 'Failed' {
@@ -147,7 +142,7 @@ export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
         // The phase follows the domain as last seen: Failed only when nothing runs.
         const link = w.status.host ? ctx.agents.link(objectKey(object.metadata.namespace, w.status.host)) : undefined;
         const domain = link?.vms?.find((d) => d.uid === w.uid);
-        const phase: VMPhase = domain && !isOff(domain) ? (domain.state === 'paused' ? 'Paused' : 'Running') : 'Failed';
+        const phase: VMPhase = domain && isActive(domain) ? (domain.state === 'paused' ? 'Paused' : 'Running') : 'Failed';
         const before = w.previous.conditions?.find((c) => c.type === ConditionType.Ready);
         setPhase(w, phase, false, error.reason, `host ${w.status.host ?? '?'}: ${error.message}`);
         await commit(w);
@@ -260,7 +255,7 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   const desiredHash = runtimeSpecHash(spec);
   w.status.interfaces = spec.nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
 
-  const running = domain !== undefined && !isOff(domain);
+  const running = domain !== undefined && isActive(domain);
   if (domain !== undefined && !w.status.disks) {
     // The domain exists, so its volumes do (a pass that created them may have failed before writing status).
     w.status.disks = diskVolumes(vm, uid).map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
@@ -334,7 +329,7 @@ async function start(
   void ctx.agents.refresh(objectKey(object.metadata.namespace, host));
   w.status.runningGeneration = object.metadata.generation;
   w.status.runningSpecHash = hash;
-  w.status.startTime = ctx.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  w.status.startTime = metaTime(ctx.now());
   setCond(w, ConditionType.RestartRequired, false, 'AsStarted', 'running the current definition');
   if (info.state === 'running' || info.state === 'blocked') {
     setPhase(w, 'Running', true, 'Running', `running on ${host}`);

@@ -5,6 +5,7 @@
  * secret never travels: enrollment proves knowledge of it with HMACs.
  */
 import { randomInt } from 'node:crypto';
+import { metaTime } from '../api/conditions.js';
 import { BOOTSTRAP_TOKEN_LABEL, BOOTSTRAP_TOKEN_PATTERN, BOOTSTRAP_TOKEN_SECRET_TYPE } from './types.js';
 import type { NewSecret, StoredSecret } from './secret-store.js';
 
@@ -59,7 +60,7 @@ export function bootstrapTokenSecretName(id: string): string {
 export function bootstrapTokenSecret(record: BootstrapTokenRecord): NewSecret {
   const data: Record<string, string> = { 'token-id': record.id, 'token-secret': record.secret };
   if (record.host !== undefined) data['host'] = record.host;
-  if (record.expiration !== undefined) data['expiration'] = record.expiration.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (record.expiration !== undefined) data['expiration'] = metaTime(record.expiration);
   return {
     name: bootstrapTokenSecretName(record.id),
     type: BOOTSTRAP_TOKEN_SECRET_TYPE,

@@ -55,3 +55,8 @@ export class ConflictError extends Error {
 export function isConflictError(err: unknown): err is ConflictError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[conflictBrand] === true;
 }
+
+/** The message of anything thrown (an Error's message, or the value as a string). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { readControlPlaneState } from '../../src/dev/controlplane.js';
 import { installDeploy, operatorKubeconfig, startOperatorProcess } from '../../src/dev/environment.js';
 import { isAlive } from '../../src/dev/exec.js';
+import { sumSamples } from '../../src/runtime/prometheus-text.js';
 import { kubectl, repoRoot, stateDir } from './env.js';
 
 /** A running operator process. */
@@ -74,16 +75,7 @@ export async function leaseHolder(): Promise<string | undefined> {
 /** Scrapes an operator's /metrics and sums the samples of `name` (optionally filtered by a label substring). */
 export async function metricSum(op: OperatorProcess, name: string, labelFilter = ''): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${op.healthPort}/metrics`);
-  const text = await res.text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
-    if (labelFilter && !rest.includes(labelFilter)) continue;
-    sum += Number(line.split(' ').pop());
-  }
-  return sum;
+  return sumSamples(await res.text(), name, labelFilter);
 }
 
 /** Parsed JSON log lines of an operator. */

@@ -53,7 +53,4 @@ export function describeDomain(info: DomainInfo): VmInfo {
   return vm;
 }
 
-/** True while the domain has a QEMU process (anything but shut off). */
-export function isActive(info: Pick<DomainInfo, 'state'>): boolean {
-  return info.state !== 'shut off';
-}
+export { isActive } from '../../api/agent/vms.js';

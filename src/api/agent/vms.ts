@@ -111,6 +111,11 @@ export type VmSpec = z.output<typeof vmSpec>;
 /** libvirt domain states. */
 export const domainState = z.enum(['running', 'blocked', 'paused', 'shutdown', 'shut off', 'crashed', 'pmsuspended', 'no state']);
 
+/** True while a domain has a QEMU process (anything but shut off). */
+export function isActive(info: { state: z.infer<typeof domainState> }): boolean {
+  return info.state !== 'shut off';
+}
+
 /** A domain on the host, Drover's (`owned`) or not (an orphan, reported and never touched). */
 export const vmInfo = z.object({
   uid: z.string(),

@@ -6,7 +6,7 @@
  * `NonResponsive`; a TLS failure is `Error` (retrying will not fix it).
  * Pure: the reconciler supplies the link, the previous status and the time.
  */
-import type { HostPhase, HostStatus } from '../../api/index.js';
+import { metaTime, type HostPhase, type HostStatus } from '../../api/index.js';
 import type { HostLink } from '../../operator/agents/types.js';
 
 /** The verdict on a link. */
@@ -58,6 +58,6 @@ export function connectivity(i: ConnectivityInput): Connectivity {
     up: false,
     phase: 'NonResponsive',
     reason: 'HeartbeatsMissed',
-    message: `no heartbeat from ${where} since ${new Date(lastSeen).toISOString().replace(/\.\d{3}Z$/, 'Z')}${detail}`,
+    message: `no heartbeat from ${where} since ${metaTime(new Date(lastSeen))}${detail}`,
   };
 }

@@ -8,20 +8,18 @@
  * which cancels them.
  */
 import { createHash } from 'node:crypto';
-import { MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
+import { isActive, MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
 import { API_VERSION, type Host, type MigrationStatus, type VirtualMachineStatus } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import { objectKey } from '../../runtime/keys.js';
 import { Resources } from '../../operator/resources.js';
 import type { OperatorContext } from '../context.js';
+import { occupies } from '../vm/placement.js';
 
 /** Label naming the Host a drain migration empties. */
 export const DRAIN_HOST_LABEL = 'drover.io/drain-host';
 /** Label with the Host generation that asked for the drain (a new maintenance round gets new migrations). */
 export const DRAIN_GENERATION_LABEL = 'drover.io/drain-generation';
-
-/** VM phases in which a VM occupies its host. */
-const ON_HOST = new Set(['Starting', 'Running', 'Migrating', 'Paused', 'Stopping', 'Unknown']);
 
 /** Where a drain stands. */
 export interface DrainProgress {
@@ -48,10 +46,7 @@ export function drainMigrationName(host: string, generation: number, vm: string,
 
 /** VMs occupying the host `name`. */
 export function vmsOnHost(ctx: OperatorContext, namespace: string | undefined, name: string): KubeObject[] {
-  return ctx.informers.virtualMachines.list(namespace).filter((vm) => {
-    const s = (vm.status ?? {}) as VirtualMachineStatus;
-    return s.host === name && ON_HOST.has(s.phase ?? '');
-  });
+  return ctx.informers.virtualMachines.list(namespace).filter((vm) => occupies(vm.status as VirtualMachineStatus | undefined, name));
 }
 
 /** Why a VM cannot be live-migrated at all (a disk or its boot files on local storage), or undefined. */
@@ -100,7 +95,7 @@ export async function drainHost(ctx: OperatorContext, object: KubeObject, host: 
         const client = ctx.agents.client(objectKey(namespace, name));
         // Only a domain the agent still lists as running is stopped (and announced) once.
         const domain = ctx.agents.link(objectKey(namespace, name))?.vms?.find((d) => d.uid === vm.metadata.uid);
-        if (client && domain && domain.state !== 'shut off') {
+        if (client && domain && isActive(domain)) {
           const grace = Math.min((vm.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60, MAX_STOP_TIMEOUT_SECONDS);
           await client.stopVm(vm.metadata.uid ?? '', { timeoutSeconds: grace });
           await ctx.agents.refresh(objectKey(namespace, name));

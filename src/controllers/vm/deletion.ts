@@ -4,7 +4,7 @@
  * the object go. While the host can't confirm the domain is gone the
  * finalizer stays: a VM is never forgotten while it may still run.
  */
-import { AgentApiError, MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
+import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS } from '../../api/agent/index.js';
 import { virtualMachineObject, type VirtualMachineStatus } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import type { ReconcileResult } from '../../runtime/controller.js';
@@ -52,7 +52,7 @@ export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObj
     const client = ctx.agents.client(hostKey);
     const domain = ctx.agents.link(hostKey)?.vms?.find((d) => d.uid === uid);
     if (!client || !domain) continue;
-    if (domain.state !== 'shut off') {
+    if (isActive(domain)) {
       // Mid-migration a graceful stop is refused; power off (the VM is being deleted anyway).
       await gone(grace === 0 || migrating || host !== status.host ? client.destroyVm(uid) : client.stopVm(uid, { timeoutSeconds: grace }));
     }

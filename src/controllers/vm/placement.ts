@@ -3,13 +3,18 @@
  * what placed VMs already hold) and a VM's request. The scheduler itself
  * (src/scheduler) stays pure.
  */
-import { managerSpec, parseQuantity, type HostStatus, type VirtualMachine } from '../../api/index.js';
+import { parseQuantity, type HostStatus, type VirtualMachine } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import type { HostView, SchedulingPolicy, VMRequest } from '../../scheduler/scheduler.js';
-import { namespaceManager } from '../namespace.js';
+import { settingsOf } from '../namespace.js';
 
 /** Phases in which a VM placed on a host (status.host) holds no resources there. */
 const NOT_HOLDING = new Set(['Stopped', 'Failed', 'Pending']);
+
+/** True when the VM with `status` occupies `host`: placed there and not stopped, failed or pending. */
+export function occupies(status: { host?: string; phase?: string } | undefined, host: string): boolean {
+  return status?.host === host && !NOT_HOLDING.has(status.phase ?? '');
+}
 
 /** vCPUs of a VM spec (sockets × cores × threads). */
 function vcpusOf(spec: { cpu?: { cores?: number; sockets?: number; threads?: number } } | undefined): number {
@@ -34,7 +39,7 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
     for (const vm of vms) {
       const s = vm.status as { host?: string; phase?: string; migration?: { targetHost?: string } } | undefined;
       // A VM holds resources where it runs, and on the target of its migration while it moves.
-      const here = (s?.host === h.metadata.name && !NOT_HOLDING.has(s.phase ?? '')) || s?.migration?.targetHost === h.metadata.name;
+      const here = occupies(s, h.metadata.name) || s?.migration?.targetHost === h.metadata.name;
       if (!here) continue;
       const vspec = vm.spec as { memory?: string | number; cpu?: { cores?: number; sockets?: number; threads?: number } };
       committedMemoryBytes += memoryOf(vspec);
@@ -57,8 +62,7 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
 
 /** The scheduling policy of the namespace's Manager, or the defaults. */
 export function schedulingPolicy(managers: KubeObject[]): SchedulingPolicy {
-  const parsed = managerSpec.safeParse(namespaceManager(managers)?.spec ?? {});
-  return parsed.success ? parsed.data.scheduling : managerSpec.parse({}).scheduling;
+  return settingsOf(managers).scheduling;
 }
 
 /** What `vm` asks of a host. */

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { AgentApiError } from '../../api/agent/index.js';
+import { errorMessage as messageOf } from '../../runtime/errors.js';
 import type { AgentLinkState } from './types.js';
 
 /** What a failed heartbeat says about the link. */
@@ -67,10 +68,6 @@ function isCertAlert(code: string): boolean {
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

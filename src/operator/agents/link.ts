@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient, AgentClientOptions, AgentClientTls } from '../../agent/client/index.js';
 import { AgentApiError, parseEventId, type AgentEvent, type VmInfo } from '../../api/agent/index.js';
+import { errorMessage as message } from '../../runtime/errors.js';
 import { classifyFailure, endpoint, isAnswer } from './classify.js';
 import { changedStorage, changedVms, deepEqual } from './compare.js';
 import type { AgentApi, AgentLinkState, HostLink, HostTarget, LinkChange } from './types.js';
@@ -78,10 +79,6 @@ function sameTls(a: AgentClientTls | undefined, b: AgentClientTls): boolean {
   if (a === b) return true;
   const same = (x: string | Buffer, y: string | Buffer) => x === y || Buffer.from(x).equals(Buffer.from(y));
   return same(a.cert, b.cert) && same(a.key, b.key) && same(a.ca, b.ca);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The runtime of one Host's link. Created and driven by {@link AgentConnectionManager}. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Condition, VirtualMachineStatus } from '../../../src/api/index.js';
-import { hostViews, schedulingPolicy, virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
+import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
+import { hostViews, schedulingPolicy } from '../../../src/controllers/vm/placement.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import { FakeObjectClient } from '../support/fake-client.js';
 import { hostObj, managerObj, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';

@@ -4,7 +4,7 @@ import { migrationReconciler } from '../../../src/controllers/migration.js';
 import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import type { KubeObject } from '../../../src/kube/types.js';
-import { hostObj, managerObj, startEnv, upHostStatus, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
+import { hostObj, managerObj, migrationObj, startEnv, upHostStatus, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
 
 const GiB = 1024 ** 3;
 const NS = 'prod';
@@ -175,9 +175,7 @@ describe('never twice', () => {
     const source = vmStatus().host!;
     const target = source === 'h1' ? 'h2' : 'h1';
     // A finished migration moved it to the target, whose link is down right now.
-    await env.client.create(Resources.VirtualMachineMigration, {
-      apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachineMigration', metadata: { name: 'mig', namespace: NS }, spec: { vmName: 'vm' },
-    });
+    await env.client.create(Resources.VirtualMachineMigration, migrationObj('mig', NS, 'vm', []));
     env.client.setStatus(Resources.VirtualMachineMigration, NS, 'mig', { phase: 'Succeeded', sourceHost: source, targetHost: target });
     env.agents.agent(`${NS}/${source}`).vms.delete(vm.metadata.uid!);
     env.agents.sync(`${NS}/${source}`);
@@ -220,12 +218,7 @@ describe('VirtualMachineMigration', () => {
     const vm = await runningVm();
     const source = vmStatus().host!;
     const target = source === 'h1' ? 'h2' : 'h1';
-    await env.client.create(Resources.VirtualMachineMigration, {
-      apiVersion: 'drover.io/v1alpha1',
-      kind: 'VirtualMachineMigration',
-      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
-      spec: { vmName: 'vm' },
-    });
+    await env.client.create(Resources.VirtualMachineMigration, migrationObj('mig', NS, 'vm'));
     await settle();
     const r = await env.reconcile(migrationReconciler, `${NS}/mig`);
     await settle();
@@ -259,12 +252,7 @@ describe('VirtualMachineMigration', () => {
     await runningVm();
     const source = vmStatus().host!;
     const target = source === 'h1' ? 'h2' : 'h1';
-    await env.client.create(Resources.VirtualMachineMigration, {
-      apiVersion: 'drover.io/v1alpha1',
-      kind: 'VirtualMachineMigration',
-      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
-      spec: { vmName: 'vm' },
-    });
+    await env.client.create(Resources.VirtualMachineMigration, migrationObj('mig', NS, 'vm'));
     // What a killed operator left: the decision recorded, the agent never asked.
     env.client.setStatus(Resources.VirtualMachineMigration, NS, 'mig', { phase: 'Running', sourceHost: source, targetHost: target, startTime: '2025-03-01T12:00:00Z' });
     await settle();
@@ -280,9 +268,7 @@ describe('VirtualMachineMigration', () => {
     env = await startEnv();
     await runningVm();
     for (const name of ['first', 'second']) {
-      await env.client.create(Resources.VirtualMachineMigration, {
-        apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachineMigration', metadata: { name, namespace: NS, finalizers: [FINALIZER] }, spec: { vmName: 'vm' },
-      });
+      await env.client.create(Resources.VirtualMachineMigration, migrationObj(name, NS, 'vm'));
     }
     await settle();
     await waitFor(() => env.informers.migrations.list(NS).length === 2);
@@ -308,12 +294,7 @@ describe('VirtualMachineMigration', () => {
       const created = await env.client.create(Resources.VirtualMachine, vmObj(name, NS, {}, { finalizers: [FINALIZER] }));
       env.client.setStatus(Resources.VirtualMachine, NS, name, { phase: 'Running', host: 'h1' });
       env.agents.agent(`${NS}/h1`).vms.set(created.metadata.uid!, { uid: created.metadata.uid!, name: `${NS}_${name}`, state: 'running', persistent: true, owned: true });
-      await env.client.create(Resources.VirtualMachineMigration, {
-        apiVersion: 'drover.io/v1alpha1',
-        kind: 'VirtualMachineMigration',
-        metadata: { name: `mig-${name}`, namespace: NS, finalizers: [FINALIZER] },
-        spec: { vmName: name },
-      });
+      await env.client.create(Resources.VirtualMachineMigration, migrationObj(`mig-${name}`, NS, name));
     }
     await settle();
     await waitFor(() => env.informers.migrations.list(NS).length === 2);
@@ -333,12 +314,7 @@ describe('VirtualMachineMigration', () => {
     await env.client.create(Resources.StorageDomain, { apiVersion: 'drover.io/v1alpha1', kind: 'StorageDomain', metadata: { name: 'data', namespace: NS }, spec: { type: 'LocalFS', local: { host: 'h1', path: '/srv' } } });
     await env.client.create(Resources.VirtualMachine, vmObj('vm', NS, {}, { finalizers: [FINALIZER] }));
     env.client.setStatus(Resources.VirtualMachine, NS, 'vm', { phase: 'Running', host: 'h1' });
-    await env.client.create(Resources.VirtualMachineMigration, {
-      apiVersion: 'drover.io/v1alpha1',
-      kind: 'VirtualMachineMigration',
-      metadata: { name: 'mig', namespace: NS, finalizers: [FINALIZER] },
-      spec: { vmName: 'vm' },
-    });
+    await env.client.create(Resources.VirtualMachineMigration, migrationObj('mig', NS, 'vm'));
     await settle();
     await env.reconcile(migrationReconciler, `${NS}/mig`);
     await settle();

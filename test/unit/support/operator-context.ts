@@ -8,7 +8,7 @@ import { API_VERSION } from '../../../src/api/index.js';
 import type { Informers, OperatorContext } from '../../../src/controllers/context.js';
 import { Informer } from '../../../src/kube/informer.js';
 import type { EventRecorder, KubeObject } from '../../../src/kube/types.js';
-import { Resources } from '../../../src/operator/resources.js';
+import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import type { ReconcileContext, Reconciler } from '../../../src/runtime/controller.js';
 import { FakeObjectClient } from './fake-client.js';
 import { FakeAgentConnections, FakePki } from './fake-agents.js';
@@ -155,6 +155,11 @@ export function vmObj(
       ...spec,
     },
   };
+}
+
+/** A VirtualMachineMigration of `vmName` (with Drover's finalizer unless `finalizers` says otherwise). */
+export function migrationObj(name: string, namespace: string, vmName: string, finalizers: string[] = [FINALIZER]): KubeObject {
+  return { apiVersion: API_VERSION, kind: 'VirtualMachineMigration', metadata: meta(name, namespace, { finalizers }), spec: { vmName } };
 }
 
 /** Host status of an Up host with capabilities, connected to `domains`. */
