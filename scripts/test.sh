@@ -6,6 +6,9 @@
 # real libvirt/QEMU test hosts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# QEMU runs as libvirt-qemu and must traverse into the test storage below this
+# checkout (.drover/test): a clone in a `mktemp -d` directory is mode 0700.
+if [ "$(id -u)" = 0 ]; then chmod o+x .; fi
 source scripts/env.sh
 
 drover_prepare
