@@ -4,6 +4,14 @@ import { createLogger } from '../log.js';
 import { DEFAULT_OPERATOR_OPTIONS, runOperator, type OperatorOptions } from '../operator/operator.js';
 import { parseDuration } from './duration.js';
 
+/** A flag that must be a positive integer, or its default when absent. */
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** Runs the operator with flags from `argv`. */
 export async function operatorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -19,6 +27,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'health-addr': { type: 'string' },
       'watch-namespace': { type: 'string' },
       'max-concurrent-reconciles': { type: 'string' },
+      'vm-workers': { type: 'string' },
+      'host-start-concurrency': { type: 'string' },
       'backoff-base': { type: 'string' },
       'backoff-max': { type: 'string' },
       'enroll-listen': { type: 'string' },
@@ -40,6 +50,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     healthPort: Number(healthPort ?? d.healthPort),
     watchNamespace: values['watch-namespace'],
     maxConcurrentReconciles: Number(values['max-concurrent-reconciles'] ?? d.maxConcurrentReconciles),
+    vmWorkers: positiveInt('--vm-workers', values['vm-workers'], d.vmWorkers),
+    hostStartConcurrency: positiveInt('--host-start-concurrency', values['host-start-concurrency'], d.hostStartConcurrency),
     backoffBaseMs: values['backoff-base'] ? parseDuration(values['backoff-base']) : d.backoffBaseMs,
     backoffMaxMs: values['backoff-max'] ? parseDuration(values['backoff-max']) : d.backoffMaxMs,
     enrollListen: values['enroll-listen'] ?? d.enrollListen,

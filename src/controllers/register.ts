@@ -79,24 +79,35 @@ function watchRelated(
 export interface ControllerSetupOptions {
   metrics?: ControllerMetricsProvider;
   maxConcurrentReconciles?: number;
+  /**
+   * Workers of the VirtualMachine controller (default: maxConcurrentReconciles).
+   * VM reconciles wait on agents for seconds, so they get their own, larger pool.
+   */
+  vmWorkers?: number;
+  /** Concurrent disk create + define + start per host (see VirtualMachineReconcilerOptions). */
+  hostStartConcurrency?: number;
   rateLimiter?: () => RateLimiter;
 }
 
 /** Creates the five controllers and connects them to the informers (not started). */
 export function createControllers(ctx: OperatorContext, options: ControllerSetupOptions = {}): Controller[] {
-  const make = (name: string, reconcile: ReturnType<typeof managerReconciler>) =>
+  const make = (name: string, reconcile: ReturnType<typeof managerReconciler>, workers = options.maxConcurrentReconciles) =>
     new Controller({
       name,
       reconcile,
       logger: ctx.log,
       metrics: options.metrics,
-      maxConcurrentReconciles: options.maxConcurrentReconciles,
+      maxConcurrentReconciles: workers,
       rateLimiter: options.rateLimiter?.(),
     });
   const managers = make('manager', managerReconciler(ctx));
   const hosts = make('host', hostReconciler(ctx));
   const domains = make('storagedomain', storageDomainReconciler(ctx));
-  const vms = make('virtualmachine', virtualMachineReconciler(ctx));
+  const vms = make(
+    'virtualmachine',
+    virtualMachineReconciler(ctx, options.hostStartConcurrency !== undefined ? { hostStartConcurrency: options.hostStartConcurrency } : {}),
+    options.vmWorkers ?? options.maxConcurrentReconciles,
+  );
   const migrations = make('virtualmachinemigration', migrationReconciler(ctx));
   const { informers } = ctx;
 

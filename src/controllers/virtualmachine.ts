@@ -26,6 +26,7 @@ import {
 } from '../api/index.js';
 import type { KubeObject } from '../kube/types.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
+import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
@@ -69,9 +70,24 @@ export function wantsRunning(vm: VirtualMachine, previous: VirtualMachineStatus)
   }
 }
 
+/** Options of {@link virtualMachineReconciler}. */
+export interface VirtualMachineReconcilerOptions {
+  /**
+   * How many VMs one host is asked to create disks for, define and start at
+   * the same time (default {@link DEFAULT_HOST_START_CONCURRENCY}); the
+   * others wait in the operator, holding no agent connection.
+   */
+  hostStartConcurrency?: number;
+}
+
+/** Default of {@link VirtualMachineReconcilerOptions.hostStartConcurrency}. */
+export const DEFAULT_HOST_START_CONCURRENCY = 4;
+
 /** The state a reconcile works on and finally writes. */
 interface Work {
   ctx: OperatorContext;
+  /** Bounds the concurrent starts per host (key: the Host's namespace/name). */
+  starts: KeyedSemaphore;
   /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
   placements: Map<string, string>;
   object: KubeObject;
@@ -111,8 +127,9 @@ async function commit(w: Work): Promise<void> {
 }
 
 /** The VirtualMachine reconciler. */
-export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
+export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualMachineReconcilerOptions = {}): Reconciler {
   const placements = new Map<string, string>();
+  const starts = new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY);
   return async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
     if (!object) return;
@@ -122,10 +139,13 @@ export function virtualMachineReconciler(ctx: OperatorContext): Reconciler {
     }
     const vm = await validateOrReport(ctx, Resources.VirtualMachine, object, virtualMachineObject);
     if (!vm) return;
-    if (await ensureFinalizer(ctx, Resources.VirtualMachine, object)) return;
+    // Going on right after adding the finalizer saves a trip through the work
+    // queue; status is written by server-side apply, which needs no fresh resourceVersion.
+    await ensureFinalizer(ctx, Resources.VirtualMachine, object);
     const previous = (object.status ?? {}) as VirtualMachineStatus;
     const w: Work = {
       ctx,
+      starts,
       placements,
       object,
       vm,
@@ -213,7 +233,7 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
     return;
   }
   const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== object.metadata.uid);
-  const result = schedule(vmRequest(vm), hostViews(ctx.informers.hosts.list(namespace), others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  const result = schedule(vmRequest(vm), hostViews(ctx.informers.hosts.list(namespace), others, w.placements), schedulingPolicy(ctx.informers.managers.list(namespace)));
   if (!result.ok) {
     setCond(w, ConditionType.Scheduled, false, Reason.NoHostAvailable, result.message);
     setPhase(w, 'Pending', false, Reason.NoHostAvailable, result.message);
@@ -311,8 +331,20 @@ async function start(
   spec: ReturnType<typeof toAgentSpec>,
   hash: string,
 ): Promise<ReconcileResult | void> {
+  const { ctx, object, uid } = w;
+  return w.starts.run(objectKey(object.metadata.namespace, host), () => createAndStart(w, host, client, spec, hash, diskVolumes(w.vm, uid)));
+}
+
+/** {@link start}'s agent calls, run while holding one of the host's start slots. */
+async function createAndStart(
+  w: Work,
+  host: string,
+  client: NonNullable<ReturnType<OperatorContext['agents']['client']>>,
+  spec: ReturnType<typeof toAgentSpec>,
+  hash: string,
+  disks: ReturnType<typeof diskVolumes>,
+): Promise<ReconcileResult | void> {
   const { ctx, object, vm, uid } = w;
-  const disks = diskVolumes(vm, uid);
   const created = new Set((w.status.disks ?? []).filter((d) => d.created).map((d) => d.name));
   for (const d of disks) {
     if (created.has(d.name)) continue;

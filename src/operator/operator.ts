@@ -40,6 +40,10 @@ export interface OperatorOptions {
   /** Watch one namespace only (undefined: all namespaces). */
   watchNamespace?: string;
   maxConcurrentReconciles: number;
+  /** Workers of the VirtualMachine controller (its reconciles wait on agents). */
+  vmWorkers: number;
+  /** Concurrent disk create + define + start per host; more VMs wait in the operator. */
+  hostStartConcurrency: number;
   /** First retry delay of a failing reconcile, ms (client-go: 5 ms). */
   backoffBaseMs: number;
   /** Longest retry delay, ms (client-go: 1000 s). */
@@ -60,6 +64,8 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
+  vmWorkers: 16,
+  hostStartConcurrency: 4,
   backoffBaseMs: 5,
   backoffMaxMs: 1_000_000,
   shutdownTimeoutMs: 30_000,
@@ -142,6 +148,8 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
         controllers = createControllers({ ...ctx, agents }, {
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
+          vmWorkers: options.vmWorkers,
+          hostStartConcurrency: options.hostStartConcurrency,
           rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
         });
         for (const c of controllers) c.start();

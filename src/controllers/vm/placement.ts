@@ -29,8 +29,15 @@ function memoryOf(spec: { memory?: string | number } | undefined): number {
   }
 }
 
-/** Builds the scheduler's view of the hosts in a namespace from the caches. */
-export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
+/**
+ * Builds the scheduler's view of the hosts in a namespace from the caches.
+ *
+ * `placedHere` holds placements this process made (VM UID → host) that the
+ * cache may not show yet: with several VM workers, a placement written a
+ * moment ago must already count, or two VMs scheduled at once could both
+ * take the last room on a host.
+ */
+export function hostViews(hosts: KubeObject[], vms: KubeObject[], placedHere: ReadonlyMap<string, string> = new Map()): HostView[] {
   return hosts.map((h) => {
     const status = (h.status ?? {}) as HostStatus;
     const spec = (h.spec ?? {}) as { maintenance?: boolean };
@@ -38,8 +45,9 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[]): HostView[] {
     let committedVcpus = 0;
     for (const vm of vms) {
       const s = vm.status as { host?: string; phase?: string; migration?: { targetHost?: string } } | undefined;
+      const pending = s?.host === undefined ? placedHere.get(vm.metadata.uid ?? '') : undefined;
       // A VM holds resources where it runs, and on the target of its migration while it moves.
-      const here = occupies(s, h.metadata.name) || s?.migration?.targetHost === h.metadata.name;
+      const here = occupies(s, h.metadata.name) || pending === h.metadata.name || s?.migration?.targetHost === h.metadata.name;
       if (!here) continue;
       const vspec = vm.spec as { memory?: string | number; cpu?: { cores?: number; sockets?: number; threads?: number } };
       committedMemoryBytes += memoryOf(vspec);

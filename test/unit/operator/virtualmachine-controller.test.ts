@@ -30,13 +30,15 @@ async function upHost(name: string, memoryBytes: number, domains = ['data'], lab
 const lastStatus = (): VirtualMachineStatus => env.client.calls.applyStatus[env.client.calls.applyStatus.length - 1]!.status as VirtualMachineStatus;
 
 describe('virtualMachineReconciler', () => {
-  it('adds the finalizer first and ends the reconcile there', async () => {
+  it('adds the finalizer first and goes on in the same reconcile', async () => {
     env = await startEnv();
     await env.client.create(Resources.VirtualMachine, vmObj('vm', NS, {}, { finalizers: ['example.com/other'] }));
     await env.reconcile(virtualMachineReconciler, `${NS}/vm`);
     expect(env.client.calls.setFinalizers).toEqual([{ plural: 'virtualmachines', namespace: NS, name: 'vm', finalizers: ['example.com/other', FINALIZER] }]);
-    expect(env.client.calls.applyStatus).toEqual([]);
     expect(env.informers.virtualMachines.get(`${NS}/vm`)?.metadata.finalizers).toEqual(['example.com/other', FINALIZER]);
+    // No host yet: the same pass already says the VM is Pending.
+    expect(env.client.calls.applyStatus).toHaveLength(1);
+    expect(lastStatus().phase).toBe('Pending');
 
     await env.reconcile(virtualMachineReconciler, `${NS}/vm`);
     expect(env.client.calls.setFinalizers).toHaveLength(1);
@@ -230,6 +232,16 @@ describe('hostViews and schedulingPolicy', () => {
 
 // Regressions of bugs these tests found.
 describe('placement accounting and policy source', () => {
+  it('hostViews: a VM this process just placed counts on its host before the cache shows status.host', () => {
+    const placed = { ...vmObj('placed', NS, {}, { uid: 'u-placed' }), status: { phase: 'Pending' } };
+    const views = hostViews([hostObj('a', NS), hostObj('b', NS)], [placed], new Map([['u-placed', 'b']]));
+    expect(views[0]).toMatchObject({ committedMemoryBytes: 0, committedVcpus: 0 });
+    expect(views[1]).toMatchObject({ committedMemoryBytes: GiB, committedVcpus: 1 });
+    // Once the cache shows where it is, that wins.
+    const shown = { ...placed, status: { phase: 'Running', host: 'a' } };
+    expect(hostViews([hostObj('a', NS), hostObj('b', NS)], [shown], new Map([['u-placed', 'b']])).map((v) => v.committedVcpus)).toEqual([1, 0]);
+  });
+
   it('hostViews: a Stopped VM that last ran on a host (status.host kept) holds no memory or vCPUs there', () => {
     const views = hostViews(
       [hostObj('a', NS)],

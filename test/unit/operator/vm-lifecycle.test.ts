@@ -336,3 +336,56 @@ describe('volume names', () => {
     expect(volumeName('web', uid, 'root')).toBe('web-root-1b64d000');
   });
 });
+
+describe('concurrent VM reconciles', () => {
+  it('two VMs placed at once never both take the last room on a host (placements count before the cache shows them)', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Manager, managerObj('m', NS));
+    await env.client.create(Resources.Host, hostObj('h1', NS));
+    // Room for one 1Gi VM only.
+    env.client.setStatus(Resources.Host, NS, 'h1', upHostStatus(1.5 * GiB, ['data']));
+    env.agents.connect(`${NS}/h1`);
+    for (const name of ['a', 'b']) await env.client.create(Resources.VirtualMachine, vmObj(name, NS, {}, { finalizers: [FINALIZER] }));
+    await settle();
+    // One reconciler (one process), two workers.
+    const reconcile = virtualMachineReconciler(env.ctx);
+    const rc = (name: string) => ({ key: `${NS}/${name}`, namespace: NS, name, log: env.ctx.log, signal: new AbortController().signal }) as never;
+    // Neither placement reaches the cache before both VMs were scheduled.
+    const release = env.client.holdStatusWrites();
+    const both = Promise.all([reconcile(`${NS}/a`, rc('a')), reconcile(`${NS}/b`, rc('b'))]);
+    await waitFor(() => env.client.calls.applyStatus.length === 2);
+    release();
+    await both;
+    await settle();
+    const phases = [vmStatus('a').phase, vmStatus('b').phase].sort();
+    expect(phases).toEqual(['Pending', 'Running']);
+    expect(env.agents.agent(`${NS}/h1`).vms.size).toBe(1);
+  });
+
+  it('starts at most hostStartConcurrency VMs on one host at once', async () => {
+    env = await startEnv();
+    await twoHosts();
+    const names = ['v1', 'v2', 'v3', 'v4', 'v5'];
+    for (const name of names) {
+      await env.client.create(Resources.VirtualMachine, vmObj(name, NS, {}, { finalizers: [FINALIZER] }));
+    }
+    await settle();
+    let inFlight = 0;
+    let peak = 0;
+    for (const h of ['h1', 'h2']) {
+      env.agents.agent(`${NS}/${h}`).hooks.set('startVm', async () => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight -= 1;
+      });
+    }
+    const reconcile = virtualMachineReconciler(env.ctx, { hostStartConcurrency: 1 });
+    const rc = (name: string) => ({ key: `${NS}/${name}`, namespace: NS, name, log: env.ctx.log, signal: new AbortController().signal }) as never;
+    await Promise.all(names.map((n) => reconcile(`${NS}/${n}`, rc(n))));
+    await settle();
+    expect(names.map((n) => vmStatus(n).phase)).toEqual(names.map(() => 'Running'));
+    // Two hosts, one start each at a time.
+    expect(peak).toBe(2);
+  });
+});

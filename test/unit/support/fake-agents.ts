@@ -23,6 +23,8 @@ export class FakeHostAgent {
   /** Verbs that should fail next, by verb name. */
   failures = new Map<string, AgentApiError>();
   migrations = new Map<string, { state: 'running' | 'succeeded' | 'failed' | 'cancelled'; destinationURI: string }>();
+  /** Awaited at the start of the verb of that name (startVm), e.g. to hold calls in flight. */
+  hooks = new Map<string, () => Promise<void>>();
 
   constructor(
     readonly key: string,
@@ -98,6 +100,7 @@ export class FakeHostAgent {
         return { uid, deleted: true as const };
       },
       startVm: async (uid: string) => {
+        await this.hooks.get('startVm')?.();
         rec('startVm', uid);
         const v = { ...vm(uid), state: 'running' as const, reason: 'booted' };
         this.vms.set(uid, v);

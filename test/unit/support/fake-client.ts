@@ -183,9 +183,12 @@ export class FakeObjectClient implements ObjectClient {
     };
   }
 
+  private statusGate: Promise<void> | undefined;
+
   async applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject> {
     const stored = this.mustGet(type.plural, object);
     this.calls.applyStatus.push({ plural: type.plural, namespace: object.metadata.namespace, name: object.metadata.name, status: clone(status) });
+    if (this.statusGate) await this.statusGate;
     stored.status = clone(status);
     stored.metadata.resourceVersion = this.bump();
     this.emit(type.plural, 'MODIFIED', stored);
@@ -317,6 +320,16 @@ export class FakeObjectClient implements ObjectClient {
   /** The next watch calls reject with these errors, one per call. */
   failNextWatch(...errors: unknown[]): void {
     this.watchFailures.push(...errors);
+  }
+
+  /** Holds every status write (recorded, not yet stored or announced) until the returned function is called. */
+  holdStatusWrites(): () => void {
+    let release!: () => void;
+    this.statusGate = new Promise<void>((r) => (release = r));
+    return () => {
+      this.statusGate = undefined;
+      release();
+    };
   }
 
   /** Holds every list call until the returned function is called. */
