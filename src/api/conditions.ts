@@ -27,6 +27,10 @@ export const Reason = {
   NoActiveDataDomain: 'NoActiveDataDomain',
   HostsCannotReachStorage: 'HostsCannotReachStorage',
   AsExpected: 'AsExpected',
+  LeaseHeld: 'LeaseHeld',
+  FencingFailed: 'FencingFailed',
+  NoCapacity: 'NoCapacity',
+  StorageUnreachable: 'StorageUnreachable',
 } as const;
 
 /** A time as metav1.Time writes it: RFC 3339 in UTC, whole seconds. */

@@ -114,6 +114,36 @@ export const hostStatus = z.object({
   agentBootId: z.string().optional(),
   /** Storage domains this host is connected to. */
   storageDomains: z.array(z.object({ name: dnsLabel, connected: z.boolean(), message: z.string().optional() })).optional(),
+  /**
+   * This host's storage heartbeat as another host sees it on shared storage,
+   * looked at while the operator cannot reach the host: fresh means the host
+   * is alive (partitioned from the operator, not dead).
+   */
+  storageHeartbeat: z
+    .object({
+      fresh: z.boolean(),
+      /** Age of the heartbeat as the observing host measured it. */
+      ageSeconds: z.number().optional(),
+      /** The host that read it. */
+      observedBy: z.string().optional(),
+      observedTime: z.string().optional(),
+      message: z.string().optional(),
+    })
+    .optional(),
+  /** Fencing of this host after it stopped answering (oVirt's soft fencing, then power management). */
+  fencing: z
+    .object({
+      /** Idle, Skipped (and why), SoftFencing, PowerFencing, Fenced (powered off: its VMs are dead), Failed. */
+      state: z.enum(['Idle', 'Skipped', 'SoftFencing', 'PowerFencing', 'Fenced', 'Failed']),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      lastTransitionTime: z.string().optional(),
+      /** When the host was last confirmed powered off by its fence agent. */
+      fencedTime: z.string().optional(),
+      /** Power fencing attempts in the current outage. */
+      attempts: z.int().optional(),
+    })
+    .optional(),
 });
 
 /** Host spec with defaults. */

@@ -97,6 +97,17 @@ export const availabilitySpec = z.object({
   skipFencingIfConnectivityBrokenPercent: z.int().min(1).max(100).default(50),
   /** A VM paused on a storage error is killed after this long so it can restart elsewhere (oVirt: 80 s). */
   pausedOnStorageErrorKillSeconds: z.int().min(1).max(3600).default(80),
+  /**
+   * An HA VM whose disks are guarded by a storage lease is tried on another
+   * host once its own host has missed heartbeats this long: the lease makes
+   * the attempt safe (it fails with LeaseHeld while the old instance runs),
+   * so it need not wait for NonResponsive and fencing.
+   */
+  leaseFailoverAfterSeconds: z.int().min(1).max(3600).default(10),
+  /** A host whose storage heartbeat (seen by another host) is younger than this is alive: partitioned, not dead. */
+  storageHeartbeatTimeoutSeconds: z.int().min(2).max(3600).default(30),
+  /** After soft fencing (restarting the agent through a second path), wait this long for the host to answer before power fencing. */
+  softFencingTimeoutSeconds: z.int().min(1).max(3600).default(60),
 });
 
 /** Manager.spec */

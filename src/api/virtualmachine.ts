@@ -175,6 +175,18 @@ export const virtualMachineStatus = z.object({
       startTime: z.string(),
     })
     .optional(),
+  /** A restart on another host after its host failed, while it is being attempted. */
+  failover: z
+    .object({
+      fromHost: z.string(),
+      /** The host it is being started on (also in status.host while the attempt runs). */
+      toHost: z.string().optional(),
+      startTime: z.string(),
+      attempts: z.int(),
+      /** LeaseFree or Fenced: the proof that the old instance no longer runs. */
+      proof: z.string().optional(),
+    })
+    .optional(),
 });
 
 /** VM spec with defaults. */
