@@ -55,7 +55,10 @@ export interface SimulatedDriverOptions {
 
 /** A defined domain in the simulator. */
 interface SimDomain {
+  /** The definition the domain runs with (or will start with, when shut off). */
   def: SimulatedDefinition;
+  /** A redefinition made while running: it takes effect at the next start, as libvirt's inactive config does. */
+  nextDef?: SimulatedDefinition;
   xml: string;
   state: DomainState;
   reason: string;
@@ -152,7 +155,8 @@ export class SimulatedDriver implements HypervisorDriver {
     if (existing !== undefined) {
       existing.xml = xml;
       // The running guest keeps its memory and disks; the next start uses the new definition.
-      if (!active(existing)) existing.def = def;
+      if (active(existing)) existing.nextDef = def;
+      else existing.def = def;
       this.bus.emit(def.uuid, def.name, 'defined', 'updated');
       return;
     }
@@ -170,6 +174,10 @@ export class SimulatedDriver implements HypervisorDriver {
     await this.takes('start');
     const d = this.must(id);
     if (active(d)) throw libvirtError('Requested operation is not valid: domain is already running');
+    if (d.nextDef !== undefined) {
+      d.def = d.nextDef;
+      delete d.nextDef;
+    }
     for (const path of d.def.diskPaths) {
       try {
         await access(path);
@@ -395,7 +403,15 @@ export class SimulatedDriver implements HypervisorDriver {
   private acceptIncoming(from: SimDomain): void {
     const id = from.def.uuid;
     const existed = this.domains.has(id);
-    this.domains.set(id, { def: from.def, xml: from.xml, state: 'running', reason: 'migrated', run: 1, acpiReadyAt: from.acpiReadyAt });
+    this.domains.set(id, {
+      def: from.def,
+      ...(from.nextDef !== undefined ? { nextDef: from.nextDef } : {}),
+      xml: from.xml,
+      state: 'running',
+      reason: 'migrated',
+      run: 1,
+      acpiReadyAt: from.acpiReadyAt,
+    });
     this.bus.emit(id, from.def.name, 'defined', existed ? 'updated' : 'added');
     this.bus.emit(id, from.def.name, 'resumed', 'migrated');
   }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { jest } from '@jest/globals';
 import { buildDomainXml, type DomainSpec } from '../../../src/hypervisor/domainxml/index.js';
 import { DriverError } from '../../../src/hypervisor/driver.js';
-import { MEASURED_LIBVIRT_LATENCIES, SimulatedDriver, SimulatedFabric, scaleLatencies } from '../../../src/hypervisor/simulated/index.js';
+import { DEVICE_STATE_BYTES, MEASURED_LIBVIRT_LATENCIES, SimulatedDriver, SimulatedFabric, scaleLatencies } from '../../../src/hypervisor/simulated/index.js';
 import { describeDriverContract, type HostIndex } from '../../support/driver-contract.js';
 
 let dir: string;
@@ -22,6 +22,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const MIB = 1024 * 1024;
 let n = 0;
 /** A firmware-only guest (the simulator boots nothing; memory is what migrations copy). */
 function guest(opts: { disks?: DomainSpec['disks']; machine?: string } = {}): DomainSpec {
@@ -120,8 +121,8 @@ describe('SimulatedDriver, its own behaviour', () => {
     expect(await h.get(spec.uid)).toMatchObject({ state: 'shut off', reason: 'shutdown' });
   });
 
-  it('keeps the domain XML exactly as defined, and a redefinition as the inactive XML', async () => {
-    const [h] = twoHosts();
+  it('keeps the domain XML exactly as defined; a redefinition is the inactive XML and applies at the next start', async () => {
+    const [h, peer] = twoHosts();
     const spec = guest();
     const xml = buildDomainXml(spec);
     await h.define(xml);
@@ -130,6 +131,18 @@ describe('SimulatedDriver, its own behaviour', () => {
     const changed = buildDomainXml({ ...spec, memoryMiB: 512 });
     await h.define(changed);
     expect(await h.get(spec.uid)).toMatchObject({ state: 'running', xml: changed });
+    // The running guest keeps its memory (what a migration copies) until it is started again.
+    const copied = async (): Promise<number | undefined> => {
+      const migrating = h.migrate(spec.uid, { destinationURI: peer.uri, bandwidthMiBps: 1 });
+      const total = (await h.jobInfo(spec.uid)).dataTotalBytes;
+      await h.abortJob(spec.uid);
+      await expect(migrating).rejects.toBeInstanceOf(DriverError);
+      return total;
+    };
+    expect(await copied()).toBe(256 * MIB + DEVICE_STATE_BYTES);
+    await h.destroy(spec.uid);
+    await h.start(spec.uid);
+    expect(await copied()).toBe(512 * MIB + DEVICE_STATE_BYTES);
     // Another UUID under a taken name, or a new name for a UUID: refused.
     await expect(h.define(buildDomainXml({ ...guest(), name: spec.name }))).rejects.toMatchObject({ kind: 'Conflict' });
     await expect(h.define(buildDomainXml({ ...spec, name: 'renamed' }))).rejects.toBeInstanceOf(DriverError);
