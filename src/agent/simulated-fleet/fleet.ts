@@ -71,7 +71,7 @@ export const SIMULATED_AGENT_VERSION = '0.1.0-simulated';
 
 /**
  * Starts `count` agents over simulated hypervisors. Should one fail to
- * start, those already started are stopped before the error is thrown.
+ * start, all are stopped before the error is thrown.
  */
 export async function startSimulatedFleet(options: SimulatedFleetOptions): Promise<SimulatedFleet> {
   const fabric = new SimulatedFabric<SimulatedDriver>();
@@ -82,31 +82,31 @@ export async function startSimulatedFleet(options: SimulatedFleetOptions): Promi
     await Promise.all(agents.map((a) => a.server.close()));
     for (const a of agents) a.driver.close();
   };
-  try {
-    for (const [i, address] of fleetAddresses(options.count, options.firstAddress).entries()) {
-      const name = `${prefix}-${i + 1}`;
-      const uri = `qemu+tcp://${address}/system`;
-      const driver = new SimulatedDriver({ ...options.driver, uri, fabric, latencyScale: options.latencyScale ?? 1 });
-      const server = createAgentServer({
-        tls: options.tls,
-        host: address,
-        port: options.port ?? 54321,
-        // The same list cache the real agent puts in front of its driver, so the agent's own code path is the real one.
-        driver: new CachedListDriver(driver),
-        storage: new FileStorageManager({ stateDir: path.join(options.stateDir, name) }),
-        logger: logger.child({ host: name }),
-        version: SIMULATED_AGENT_VERSION,
-        ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
-        ...(options.storagePollMs !== undefined ? { storagePollMs: options.storagePollMs } : {}),
-      });
-      const agent: SimulatedAgent = { name, address, port: 0, uri, driver, server };
-      agents.push(agent);
-      await server.listen();
-      agent.port = server.port();
-    }
-  } catch (err) {
-    await close().catch(() => undefined);
-    throw err;
+  for (const [i, address] of fleetAddresses(options.count, options.firstAddress).entries()) {
+    const name = `${prefix}-${i + 1}`;
+    const uri = `qemu+tcp://${address}/system`;
+    const driver = new SimulatedDriver({ ...options.driver, uri, fabric, latencyScale: options.latencyScale ?? 1 });
+    const server = createAgentServer({
+      tls: options.tls,
+      host: address,
+      port: options.port ?? 54321,
+      // The same list cache the real agent puts in front of its driver, so the agent's own code path is the real one.
+      driver: new CachedListDriver(driver),
+      storage: new FileStorageManager({ stateDir: path.join(options.stateDir, name) }),
+      logger: logger.child({ host: name }),
+      version: SIMULATED_AGENT_VERSION,
+      ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+      ...(options.storagePollMs !== undefined ? { storagePollMs: options.storagePollMs } : {}),
+    });
+    agents.push({ name, address, port: 0, uri, driver, server });
   }
+  // All at once: each start lists its (simulated) domains, which takes the measured list latency.
+  const started = await Promise.allSettled(agents.map((a) => a.server.listen()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await close().catch(() => undefined);
+    throw failed.reason;
+  }
+  for (const a of agents) a.port = a.server.port();
   return { agents, fabric, close };
 }
