@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileStorageManager } from '../../src/agent/storage/index.js';
 import { ensureGuestImage, guestCmdline, type GuestImage } from '../../src/dev/guest-image/index.js';
-import { down, guestAddress, hostExec, runChecked, sleep, up, type Testbed, type TestbedHost } from '../../src/dev/testbed/index.js';
+import { down, guestAddress, hostAddress, hostExec, runChecked, sleep, up, type Testbed, type TestbedHost } from '../../src/dev/testbed/index.js';
 import type { DomainSpec } from '../../src/hypervisor/domainxml/index.js';
 import { LibvirtDriver } from '../../src/hypervisor/libvirt/index.js';
 import { describeDriverContract, type DriverContractFixture, type HostIndex } from '../support/driver-contract.js';
@@ -152,6 +152,8 @@ describe('LibvirtDriver on a two-host test bed', () => {
   const fixture = (): DriverContractFixture => ({
     drivers: [d1, d2],
     uris: [h1.libvirtUri, h2.libvirtUri],
+    // An address of the test bed's subnet no host has: "No route to host".
+    unreachableURI: `qemu+tcp://${hostAddress(tb.subnet, 9)}/system`,
     guest: guestSpec,
     uuids: (i) => virshUuids(host(i)),
     state: (i, uuid) => virshState(host(i), uuid),

@@ -34,6 +34,8 @@ export interface DriverContractFixture {
   drivers: readonly [HypervisorDriver, HypervisorDriver];
   /** Each host's URI as a migration destination. */
   uris: readonly [string, string];
+  /** A well-formed destination URI where no host answers. */
+  unreachableURI: string;
   /** A fresh guest (new UID, name and MAC) that boots on either host; 256 MiB or more. */
   guest(opts?: { disks?: DomainSpec['disks']; machine?: string }): DomainSpec;
   /** Independent view: the UUIDs defined on a host, sorted. */
@@ -238,6 +240,53 @@ export function describeDriverContract(name: string, fixture: () => DriverContra
         expect({ event: `${x.e.event}/${x.e.detail}`, lagUnder1s: x.lagMs < 1000 }).toEqual({ event: `${x.e.event}/${x.e.detail}`, lagUnder1s: true });
       }
     }, 300_000);
+
+    it('answers verbs that do not fit the state, and clashing definitions, as libvirt does', async () => {
+      const spec = f.guest();
+      const uuid = spec.uid;
+      let t = performance.now();
+      await d1.define(buildDomainXml(spec));
+      expect(await d1.get(uuid)).toMatchObject({ state: 'shut off', reason: 'unknown' });
+
+      // Another UUID under the same name: Conflict; the same UUID under a new name: libvirt says "operation failed".
+      await expect(d1.define(buildDomainXml({ ...f.guest(), name: spec.name }))).rejects.toMatchObject({ kind: 'Conflict' });
+      await expect(d1.define(buildDomainXml({ ...spec, name: `${spec.name}-renamed` }))).rejects.toMatchObject({ kind: 'Failed' });
+      // The same UUID and name: a redefinition.
+      await d1.define(buildDomainXml({ ...spec, memoryMiB: spec.memoryMiB * 2 }));
+      await log1.wait(uuid, 'defined', 'updated', t);
+
+      // Shut off: nothing runs, so nothing to pause, stop or ask about.
+      for (const verb of ['jobInfo', 'abortJob', 'suspend', 'resume', 'destroy', 'shutdown'] as const) {
+        expect({ verb, outcome: await d1[verb](uuid).then(() => 'ok', (e: unknown) => (e as DriverError).kind) }).toEqual({ verb, outcome: 'Conflict' });
+      }
+      await expect(d1.undefine(randomUUID())).rejects.toMatchObject({ kind: 'NotFound' });
+
+      // Running: no job to report or abort; resume is refused.
+      await d1.start(uuid);
+      expect(await d1.jobInfo(uuid)).toEqual({ type: 'none' });
+      await expect(d1.abortJob(uuid)).rejects.toMatchObject({ kind: 'Conflict' });
+      await expect(d1.resume(uuid)).rejects.toMatchObject({ kind: 'Conflict' });
+      // Migrating to itself is libvirt's "internal error"; to a host nobody answers at, Unavailable.
+      await expect(d1.migrate(uuid, { destinationURI: f.uris[0] })).rejects.toMatchObject({ kind: 'Failed' });
+      await expect(d1.migrate(uuid, { destinationURI: f.unreachableURI, timeoutSeconds: 30 })).rejects.toMatchObject({ kind: 'Unavailable' });
+      expect(await f.state(0, uuid)).toMatch(/^running/);
+
+      // Paused: pausing again is fine (and says nothing); start and ACPI shutdown are refused.
+      t = performance.now();
+      await d1.suspend(uuid);
+      await d1.suspend(uuid);
+      expect(await d1.get(uuid)).toMatchObject({ state: 'paused', reason: 'user' });
+      await expect(d1.start(uuid)).rejects.toMatchObject({ kind: 'Conflict' });
+      await expect(d1.shutdown(uuid)).rejects.toMatchObject({ kind: 'Conflict' });
+      await d1.resume(uuid);
+      expect(await d1.get(uuid)).toMatchObject({ state: 'running', reason: 'unpaused' });
+      await log1.wait(uuid, 'resumed', 'unpaused', t);
+      expect(log1.events.filter((x) => x.at >= t && x.e.uuid === uuid && x.e.event === 'suspended')).toHaveLength(1);
+
+      await d1.destroy(uuid);
+      await d1.undefine(uuid);
+      expect(await f.uuids(0)).not.toContain(uuid);
+    }, 120_000);
 
     it('live-migrates a running guest from host 1 to host 2; jobInfo, abortJob and the timeout work on the way', async () => {
       const spec = f.guest();

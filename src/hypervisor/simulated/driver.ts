@@ -173,7 +173,7 @@ export class SimulatedDriver implements HypervisorDriver {
     const id = checkUuid(uuid);
     await this.takes('start');
     const d = this.must(id);
-    if (active(d)) throw libvirtError('Requested operation is not valid: domain is already running');
+    if (active(d)) throw libvirtError('Domain is already active');
     if (d.nextDef !== undefined) {
       d.def = d.nextDef;
       delete d.nextDef;
@@ -202,16 +202,16 @@ export class SimulatedDriver implements HypervisorDriver {
   }
 
   /**
-   * Sends the guest an ACPI power-button press. A booted guest powers off
-   * `guestShutdown` ms later if it still runs then; a guest still booting (or
-   * paused when the time comes) ignores it, as a real one does.
+   * Sends the guest an ACPI power-button press; libvirt refuses it for a
+   * paused guest. A booted guest powers off `guestShutdown` ms later if it
+   * still runs then; a guest still booting ignores it, as a real one does.
    */
   async shutdown(uuid: string): Promise<void> {
     const id = checkUuid(uuid);
     await this.takes('shutdown');
     const d = this.must(id);
-    if (!active(d)) throw notRunning();
-    if (this.guestAcpi === 'ignore' || d.state !== 'running' || performance.now() < d.acpiReadyAt) return;
+    if (d.state !== 'running') throw notRunning();
+    if (this.guestAcpi === 'ignore' || performance.now() < d.acpiReadyAt) return;
     const run = d.run;
     setTimeout(() => {
       if (this.domains.get(id) !== d || d.run !== run || d.state !== 'running') return;
@@ -242,13 +242,13 @@ export class SimulatedDriver implements HypervisorDriver {
     this.bus.emit(id, d.def.name, 'suspended', 'paused');
   }
 
-  /** Resumes the guest's CPUs; a running domain stays running (no event). */
+  /** Resumes the guest's CPUs; libvirt refuses it for a domain that is not paused. */
   async resume(uuid: string): Promise<void> {
     const id = checkUuid(uuid);
     await this.takes('resume');
     const d = this.must(id);
     if (!active(d)) throw notRunning();
-    if (d.state !== 'paused') return;
+    if (d.state !== 'paused') throw libvirtError('Requested operation is not valid: domain is already running');
     d.state = 'running';
     d.reason = 'unpaused';
     this.bus.emit(id, d.def.name, 'resumed', 'unpaused');
@@ -284,7 +284,7 @@ export class SimulatedDriver implements HypervisorDriver {
     if (d.migration?.running) throw libvirtError(`Requested operation is not valid: another migration job is already running for domain '${d.def.name}'`);
     const target = this.fabric.host(options.destinationURI);
     if (target === undefined) throw libvirtError(`unable to connect to server at '${options.destinationURI}': Connection refused`);
-    if (target === this) throw libvirtError('Requested operation is not valid: Attempt to migrate guest to the same host');
+    if (target === this) throw libvirtError(`internal error: Attempt to migrate guest to the same host ${this.caps.hostUUID}`);
     target.checkIncoming(d.def);
 
     const throttled = options.bandwidthMiBps !== undefined && options.bandwidthMiBps > 0;

@@ -61,6 +61,7 @@ describe('SimulatedDriver', () => {
   describeDriverContract('simulated', () => ({
     drivers,
     uris: [h1.uri, h2.uri],
+    unreachableURI: 'sim://nobody-here/system',
     guest,
     uuids: async (host) => (await drivers[host].list()).map((d) => d.uuid).sort(),
     state: async (host, uuid) => {
@@ -155,7 +156,7 @@ describe('SimulatedDriver, its own behaviour', () => {
     await expect(h1.migrate(spec.uid, { destinationURI: h2.uri })).rejects.toMatchObject({ kind: 'Conflict' });
     await h1.start(spec.uid);
     await expect(h1.migrate(spec.uid, { destinationURI: 'sim://nowhere/system' })).rejects.toMatchObject({ kind: 'Unavailable' });
-    await expect(h1.migrate(spec.uid, { destinationURI: h1.uri })).rejects.toMatchObject({ kind: 'Conflict' });
+    await expect(h1.migrate(spec.uid, { destinationURI: h1.uri })).rejects.toMatchObject({ kind: 'Failed' });
     await expect(h1.migrate(spec.uid, { destinationURI: '--desturi' })).rejects.toMatchObject({ kind: 'InvalidSpec' });
     await expect(h1.abortJob(spec.uid)).rejects.toMatchObject({ kind: 'Conflict' });
     expect(await h1.jobInfo(spec.uid)).toEqual({ type: 'none' });
