@@ -43,9 +43,13 @@ export interface SimulatedLatencies {
  * `migrateSetup` and {@link MEASURED_MIGRATION_MIBPS} split a live migration
  * of a 256 MiB guest (p50 2429 ms here) from the 96 MiB one of
  * docs/benchmarks.md (p50 1670 ms): ~1.2 s fixed plus ~210 MiB/s. `event`
- * was not measured on its own (the driver test only bounds it by 1 s); 20 ms
- * is an estimate of the `virsh event` pipe, and `abortJob` is taken as
- * `jobInfo` (one short virsh call each).
+ * was not measured on its own: in the driver integration test the `started`
+ * and `stopped/destroyed` events reach the caller about when the verb
+ * returns (-14 and -3 ms) and `defined` ~60 ms after, so 20 ms after the
+ * simulated verb ends is an estimate; `abortJob` is taken as `jobInfo` (one
+ * short virsh call each). The machine was busy (load average ~7 on two
+ * cores); a quieter driver test run saw define 64 ms and start 489 ms, so
+ * these defaults lean slow.
  */
 export const MEASURED_LIBVIRT_LATENCIES: Readonly<SimulatedLatencies> = Object.freeze({
   capabilities: 110,
