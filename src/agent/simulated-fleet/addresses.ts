@@ -39,3 +39,18 @@ export function fleetAddresses(count: number, first = DEFAULT_FIRST_FLEET_ADDRES
   }
   return out;
 }
+
+/** A fleet member's identity: its Host name (also its certificate's CN) and address. */
+export interface FleetHost {
+  name: string;
+  address: string;
+}
+
+/** Default prefix of fleet host names (`sim-1`, `sim-2`, ...). */
+export const DEFAULT_FLEET_NAME_PREFIX = 'sim';
+
+/** The names and addresses of a fleet of `count` hosts: `<namePrefix>-<n>` (n from 1) at {@link fleetAddresses}. */
+export function fleetHosts(count: number, options: { namePrefix?: string; firstAddress?: string } = {}): FleetHost[] {
+  const prefix = options.namePrefix ?? DEFAULT_FLEET_NAME_PREFIX;
+  return fleetAddresses(count, options.firstAddress).map((address, i) => ({ name: `${prefix}-${i + 1}`, address }));
+}

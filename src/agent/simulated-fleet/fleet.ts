@@ -16,7 +16,7 @@ import { CachedListDriver } from '../../hypervisor/cached-list.js';
 import { SimulatedDriver, SimulatedFabric, type SimulatedDriverOptions } from '../../hypervisor/simulated/index.js';
 import { createAgentServer, type AgentServer, type AgentTls } from '../server/index.js';
 import { FileStorageManager } from '../storage/index.js';
-import { fleetAddresses } from './addresses.js';
+import { fleetHosts, type FleetHost } from './addresses.js';
 
 /** Options of {@link startSimulatedFleet}. */
 export interface SimulatedFleetOptions {
@@ -26,11 +26,16 @@ export interface SimulatedFleetOptions {
   firstAddress?: string;
   /** Port every agent listens on at its own address (default 54321, the agent's usual port; 0 picks one each). */
   port?: number;
-  /** Server certificate valid for every fleet address, and the CA clients must come from. */
-  tls: AgentTls;
+  /**
+   * Each agent's server certificate and the CA clients must come from: one
+   * for all (CN and SANs covering every agent), or one per agent (see
+   * {@link createFleetPki}), which a real operator needs: it checks that the
+   * CN is the Host's name.
+   */
+  tls: AgentTls | ((host: FleetHost) => AgentTls);
   /** Each agent's storage state lives in `<stateDir>/<host name>`. */
   stateDir: string;
-  /** Host names are `<namePrefix>-<n>`, n from 1 (default `sim`). */
+  /** Host names are `<namePrefix>-<n>`, n from 1 (default `sim`; see {@link fleetHosts}). */
   namePrefix?: string;
   /** Latency scale of every simulated host (default 1: measured libvirt figures). */
   latencyScale?: number;
@@ -76,18 +81,21 @@ export const SIMULATED_AGENT_VERSION = '0.1.0-simulated';
 export async function startSimulatedFleet(options: SimulatedFleetOptions): Promise<SimulatedFleet> {
   const fabric = new SimulatedFabric<SimulatedDriver>();
   const logger = options.logger ?? pino({ level: 'warn' }, pino.destination(2));
-  const prefix = options.namePrefix ?? 'sim';
   const agents: SimulatedAgent[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(agents.map((a) => a.server.close()));
     for (const a of agents) a.driver.close();
   };
-  for (const [i, address] of fleetAddresses(options.count, options.firstAddress).entries()) {
-    const name = `${prefix}-${i + 1}`;
+  const hosts = fleetHosts(options.count, {
+    ...(options.namePrefix !== undefined ? { namePrefix: options.namePrefix } : {}),
+    ...(options.firstAddress !== undefined ? { firstAddress: options.firstAddress } : {}),
+  });
+  for (const host of hosts) {
+    const { name, address } = host;
     const uri = `qemu+tcp://${address}/system`;
     const driver = new SimulatedDriver({ ...options.driver, uri, fabric, latencyScale: options.latencyScale ?? 1 });
     const server = createAgentServer({
-      tls: options.tls,
+      tls: typeof options.tls === 'function' ? options.tls(host) : options.tls,
       host: address,
       port: options.port ?? 54321,
       // The same list cache the real agent puts in front of its driver, so the agent's own code path is the real one.

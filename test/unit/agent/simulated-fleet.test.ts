@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AgentClient } from '../../../src/agent/client/index.js';
-import { createFleetPki, fleetAddresses, startSimulatedFleet, type SimulatedFleet } from '../../../src/agent/simulated-fleet/index.js';
+import { createFleetPki, fleetAddresses, fleetHosts, startSimulatedFleet, type FleetPki, type SimulatedFleet } from '../../../src/agent/simulated-fleet/index.js';
 import type { AgentEvent, VmSpecInput } from '../../../src/api/agent/index.js';
 
 const waitFor = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
@@ -27,24 +27,29 @@ describe('a fleet of simulated agents in one process', () => {
   let dir: string;
   let fleet: SimulatedFleet;
   let clients: AgentClient[];
+  let pki: FleetPki;
   const events: AgentEvent[][] = [];
   const stopEvents = new AbortController();
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'drover-fleet-'));
     // 127.0.2.x: clear of other tests' loopback use; port 0 so parallel runs cannot collide.
-    const addresses = fleetAddresses(3, '127.0.2.1');
-    const pki = await createFleetPki(path.join(dir, 'pki'), addresses);
+    const hosts = fleetHosts(3, { firstAddress: '127.0.2.1' });
+    pki = await createFleetPki(path.join(dir, 'pki'), hosts);
     fleet = await startSimulatedFleet({
       count: 3,
-      firstAddress: addresses[0]!,
+      firstAddress: '127.0.2.1',
       port: 0,
-      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca },
+      tls: (h) => ({ ...pki.servers.get(h.name)!, ca: pki.ca }),
       stateDir: path.join(dir, 'agents'),
       latencyScale: 0,
       storagePollMs: 0,
     });
-    clients = fleet.agents.map((a) => new AgentClient({ host: a.address, port: a.port, tls: { cert: pki.client.cert, key: pki.client.key, ca: pki.ca } }));
+    // As the operator connects: the agent's certificate must name the Host.
+    clients = fleet.agents.map(
+      (a) => new AgentClient({ host: a.address, port: a.port, expectedName: a.name, tls: { cert: pki.client.cert, key: pki.client.key, ca: pki.ca } }),
+    );
+    expect(fleet.agents.map((a) => a.name)).toEqual(hosts.map((h) => h.name));
     for (const [i, c] of clients.entries()) {
       events[i] = [];
       void (async () => {
@@ -66,6 +71,17 @@ describe('a fleet of simulated agents in one process', () => {
     const caps = await Promise.all(clients.map((c) => c.capabilities()));
     expect(new Set(caps.map((c) => c.hostUUID)).size).toBe(3);
     for (const c of caps) expect(c.agentVersion).toContain('simulated');
+  });
+
+  it('serves each agent with a certificate of its own Host name, refused under another', async () => {
+    const [a1, a2] = fleet.agents;
+    const tls = { cert: pki.client.cert, key: pki.client.key, ca: pki.ca };
+    const wrong = new AgentClient({ host: a1!.address, port: a1!.port, expectedName: a2!.name, tls });
+    try {
+      await expect(wrong.capabilities()).rejects.toThrow(/not "sim-2"/);
+    } finally {
+      wrong.close();
+    }
   });
 
   it('creates, starts, stops, restarts, migrates and deletes a VM through the agent API', async () => {
@@ -124,11 +140,15 @@ describe('a fleet of simulated agents in one process', () => {
   });
 });
 
-describe('fleetAddresses', () => {
+describe('fleetAddresses and fleetHosts', () => {
   it('counts up through loopback, skipping each /24 network and broadcast address', () => {
     expect(fleetAddresses(3, '127.0.1.253')).toEqual(['127.0.1.253', '127.0.1.254', '127.0.2.1']);
     expect(fleetAddresses(100)).toHaveLength(100);
     expect(new Set(fleetAddresses(600)).size).toBe(600);
+    expect(fleetHosts(2, { namePrefix: 'h' })).toEqual([
+      { name: 'h-1', address: '127.0.1.1' },
+      { name: 'h-2', address: '127.0.1.2' },
+    ]);
   });
 
   it('refuses to leave 127.0.0.0/8', () => {
