@@ -32,7 +32,8 @@ export interface SimulatedLatencies {
 
 /**
  * Measured on this project's test bed with `node dist/bench/driver-latency.js 8`
- * (src/bench/driver-latency.ts) on 2026-11-26T03:27Z: two libvirtd 9.0 hosts
+ * (src/bench/driver-latency.ts) on 2026-11-26T03:27Z (raw output:
+ * docs/bench-results/driver-latency.json): two libvirtd 9.0 hosts
  * in namespaces, QEMU 7.2 under TCG, 2 × AMD EPYC shared with another test
  * run (so on the slow side). Each figure is the p50 of a LibvirtDriver verb as
  * its caller saw it (n = 8; 3 for the guest figures): most of it is virsh
