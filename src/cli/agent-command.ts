@@ -8,6 +8,11 @@
  * --bootstrap-token-file, --host-name, --namespace, optional --ca-cert-hash)
  * and kept in <state-dir>/pki, reused on later starts. Prefer
  * --bootstrap-token-file: a flag's value is visible in the process list.
+ *
+ * `--hypervisor simulated` (with `--sim-latency-scale`) runs the agent over
+ * the simulated hypervisor: for control-plane scale benchmarks only, never
+ * for real hosts or functional tests. It is left out of the usage text on
+ * purpose.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,8 +23,7 @@ import { BOOTSTRAP_TOKEN_PATTERN } from '../pki/types.js';
 import { CA_CERT_HASH_PATTERN } from '../pki/ca-hash.js';
 import { enrollRequestSchema } from '../pki/enrollment-protocol.js';
 import { createAgentServer } from '../agent/server/index.js';
-import { LibvirtDriver } from '../hypervisor/libvirt/index.js';
-import { CachedListDriver } from '../hypervisor/cached-list.js';
+import { buildAgentDriver } from './agent-driver.js';
 import { FileStorageManager } from '../agent/storage/index.js';
 import { parseDuration } from './duration.js';
 
@@ -37,6 +41,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
       ca: { type: 'string' },
       'libvirt-uri': { type: 'string', default: 'qemu:///system' },
       acceleration: { type: 'string', default: 'auto' },
+      hypervisor: { type: 'string', default: 'libvirt' },
+      'sim-latency-scale': { type: 'string', default: '1' },
       'state-dir': { type: 'string', default: '/var/lib/drover/agent' },
       heartbeat: { type: 'string', default: '15s' },
       'enroll-url': { type: 'string' },
@@ -51,17 +57,18 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const log = createLogger('agent');
   const tlsFiles = await resolveTlsFiles(values, log);
   if (typeof tlsFiles === 'number') return tlsFiles;
-  const acceleration = values.acceleration;
-  if (acceleration !== 'auto' && acceleration !== 'kvm' && acceleration !== 'tcg') {
-    process.stderr.write('--acceleration must be auto, kvm or tcg\n');
+  const built = buildAgentDriver(values);
+  if ('error' in built) {
+    process.stderr.write(`drover agent: ${built.error}\n`);
     return 2;
   }
+  if (built.simulated) log.warn({ latencyScale: values['sim-latency-scale'] }, 'SIMULATED hypervisor: for scale benchmarks only, no VM really runs');
   const [host, port] = values.listen.split(/:(?=[^:]*$)/);
   const server = createAgentServer({
     tls: { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key), ca: readFileSync(tlsFiles.ca) },
     host: host || '0.0.0.0',
     port: Number(port ?? 54321),
-    driver: new CachedListDriver(new LibvirtDriver({ uri: values['libvirt-uri'], acceleration })),
+    driver: built.driver,
     storage: new FileStorageManager({ stateDir: values['state-dir'] }),
     logger: log,
     version: AGENT_VERSION,
