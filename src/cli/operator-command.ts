@@ -32,6 +32,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'backoff-base': { type: 'string' },
       'backoff-max': { type: 'string' },
       'enroll-listen': { type: 'string' },
+      'testbed-fence-state-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -55,6 +56,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     backoffBaseMs: values['backoff-base'] ? parseDuration(values['backoff-base']) : d.backoffBaseMs,
     backoffMaxMs: values['backoff-max'] ? parseDuration(values['backoff-max']) : d.backoffMaxMs,
     enrollListen: values['enroll-listen'] ?? d.enrollListen,
+    ...(values['testbed-fence-state-dir'] ? { testbedFenceStateDir: values['testbed-fence-state-dir'] } : {}),
   };
   const log = createLogger('operator');
   const operator = await runOperator(options, log);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Informer } from '../kube/informer.js';
 import type { EventRecorder, ObjectClient } from '../kube/types.js';
 import type { AgentConnections } from '../operator/agents/types.js';
+import type { FenceRunner } from '../operator/fencing/types.js';
 import type { ManagerPkiProvider } from '../pki/types.js';
 
 /** The informers of Drover's kinds, shared by all controllers. */
@@ -24,6 +25,12 @@ export interface OperatorContext {
   agents: AgentConnections;
   /** The Managers' CAs and the operator's client certificates. */
   pki: ManagerPkiProvider;
+  /** Runs fence agents (power management of silent hosts). */
+  fencing: FenceRunner;
+  /** A Secret's decoded data (fence agent credentials); undefined when it does not exist. */
+  readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** When this replica started leading: fencing waits out a grace period from here. */
+  leaderSince: Date;
   /** Current time (a seam for tests). */
   now(): Date;
 }

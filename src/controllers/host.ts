@@ -19,6 +19,7 @@ import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withRea
 import type { OperatorContext } from './context.js';
 import { connectivity } from './host/connectivity.js';
 import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
+import { reconcileFencing } from './host/fence.js';
 import { managerSettings } from './namespace.js';
 
 
@@ -170,9 +171,15 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
         ctx.events.event(object, 'Normal', 'MaintenanceEnded', aborted > 0 ? `maintenance aborted: ${aborted} drain migration(s) cancelled` : 'maintenance ended');
       }
       status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Drained);
+      const fencing = await reconcileFencing(ctx, object, host.spec, previous, conn.up, conn.up ? 'Up' : conn.phase, settings);
+      if (fencing.fencing) status.fencing = fencing.fencing;
+      if (fencing.storageHeartbeat) status.storageHeartbeat = fencing.storageHeartbeat;
+      else if (conn.up || conn.phase !== 'NonResponsive') delete status.storageHeartbeat;
+      if (fencing.recheckMs !== undefined) result = { requeueAfter: fencing.recheckMs };
       if (!conn.up) {
         phase = conn.phase;
-        ready = [false, conn.reason, conn.message];
+        const fenced = status.fencing?.state === 'Fenced' ? ` Fenced at ${status.fencing.fencedTime}: its VMs no longer run.` : '';
+        ready = [false, conn.reason, `${conn.message}${fenced}`];
       } else {
         const connected = new Set((status.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name));
         const missing = unreachableDomains(ctx, object, connected);

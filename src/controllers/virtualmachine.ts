@@ -13,25 +13,13 @@
  * Ready means "the VM is in the state its runStrategy asks for".
  */
 import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
-import {
-  ConditionType,
-  metaTime,
-  Reason,
-  setCondition,
-  virtualMachineObject,
-  type Condition,
-  type VirtualMachine,
-  type VirtualMachineStatus,
-  type VMPhase,
-} from '../api/index.js';
-import type { KubeObject } from '../kube/types.js';
+import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../api/index.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
-import { writeStatusIfChanged } from '../operator/status.js';
 import { schedule } from '../scheduler/scheduler.js';
-import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
+import { ensureFinalizer, isDeleting, validateOrReport } from './common.js';
 import type { OperatorContext } from './context.js';
 import { linkKnowsVms } from './namespace.js';
 import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
@@ -39,6 +27,8 @@ import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 import { activeMigrationFor } from './vm/migrations.js';
 import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
+import { start } from './vm/start.js';
+import { commit, dropCond, setCond, setPhase, type Work } from './vm/work.js';
 
 /** Retry delay after the agent refused a request (4xx): the spec or the host must change first. */
 const REFUSED_RETRY_MS = 30_000;
@@ -82,49 +72,6 @@ export interface VirtualMachineReconcilerOptions {
 
 /** Default of {@link VirtualMachineReconcilerOptions.hostStartConcurrency}. */
 export const DEFAULT_HOST_START_CONCURRENCY = 4;
-
-/** The state a reconcile works on and finally writes. */
-interface Work {
-  ctx: OperatorContext;
-  /** Bounds the concurrent starts per host (key: the Host's namespace/name). */
-  starts: KeyedSemaphore;
-  /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
-  placements: Map<string, string>;
-  object: KubeObject;
-  vm: VirtualMachine;
-  uid: string;
-  previous: VirtualMachineStatus;
-  status: VirtualMachineStatus;
-}
-
-function setPhase(w: Work, phase: VMPhase, ready: boolean, reason: string, message: string): void {
-  w.status.phase = phase;
-  w.status.conditions = withReady(w.ctx, w.object, w.status.conditions, ready, reason, message);
-}
-
-function setCond(w: Work, type: string, ok: boolean, reason: string, message: string): void {
-  w.status.conditions = setCondition(
-    w.status.conditions,
-    { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: w.object.metadata.generation },
-    w.ctx.now(),
-  );
-}
-
-function dropCond(w: Work, type: string): void {
-  w.status.conditions = w.status.conditions?.filter((c: Condition) => c.type !== type);
-}
-
-/** Writes status; records an event when the phase changed. */
-async function commit(w: Work): Promise<void> {
-  const wrote = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
-  if (wrote && w.previous.phase !== w.status.phase && w.status.phase) {
-    const where = w.status.host ? ` on ${w.status.host}` : '';
-    w.ctx.events.event(w.object, w.status.phase === 'Failed' ? 'Warning' : 'Normal', w.status.phase, `VM is ${w.status.phase}${where}`);
-  }
-  // The object now carries this status, for a second write within the same reconcile.
-  w.object = { ...w.object, status: structuredClone(w.status) };
-  w.previous = structuredClone(w.status);
-}
 
 /** The VirtualMachine reconciler. */
 export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualMachineReconcilerOptions = {}): Reconciler {
@@ -321,54 +268,6 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
     return { requeue: true };
   }
   return start(w, host, client, spec, desiredHash);
-}
-
-/** Creates the disks, defines and starts the domain on `host`. */
-async function start(
-  w: Work,
-  host: string,
-  client: NonNullable<ReturnType<OperatorContext['agents']['client']>>,
-  spec: ReturnType<typeof toAgentSpec>,
-  hash: string,
-): Promise<ReconcileResult | void> {
-  const { ctx, object, uid } = w;
-  return w.starts.run(objectKey(object.metadata.namespace, host), () => createAndStart(w, host, client, spec, hash, diskVolumes(w.vm, uid)));
-}
-
-/** {@link start}'s agent calls, run while holding one of the host's start slots. */
-async function createAndStart(
-  w: Work,
-  host: string,
-  client: NonNullable<ReturnType<OperatorContext['agents']['client']>>,
-  spec: ReturnType<typeof toAgentSpec>,
-  hash: string,
-  disks: ReturnType<typeof diskVolumes>,
-): Promise<ReconcileResult | void> {
-  const { ctx, object, vm, uid } = w;
-  const created = new Set((w.status.disks ?? []).filter((d) => d.created).map((d) => d.name));
-  for (const d of disks) {
-    if (created.has(d.name)) continue;
-    await client.createVolume(d.storageDomain, d.volume, { sizeBytes: d.sizeBytes });
-  }
-  w.status.disks = disks.map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
-  const restarting = w.previous.phase === 'Stopped' || w.previous.phase === 'Failed' || w.status.lastStopReason !== undefined;
-  setPhase(w, 'Starting', false, 'Starting', `starting on ${host}`);
-  await client.defineVm(uid, spec);
-  const info = await client.startVm(uid);
-  // The start answer is the domain's state; the link catches up in the background
-  // (waiting for a full relist here held a worker for seconds per VM). A pass that
-  // still sees the old list only repeats idempotent verbs on this same host.
-  void ctx.agents.refresh(objectKey(object.metadata.namespace, host));
-  w.status.runningGeneration = object.metadata.generation;
-  w.status.runningSpecHash = hash;
-  w.status.startTime = metaTime(ctx.now());
-  setCond(w, ConditionType.RestartRequired, false, 'AsStarted', 'running the current definition');
-  if (info.state === 'running' || info.state === 'blocked') {
-    setPhase(w, 'Running', true, 'Running', `running on ${host}`);
-    if (restarting) ctx.events.event(object, 'Normal', 'Restarted', `VM restarted on ${host} (runStrategy ${vm.spec.runStrategy}, last stop: ${w.status.lastStopReason ?? 'none'})`);
-  }
-  // A restart re-arms RerunOnFailure: the next clean stop counts again.
-  delete w.status.lastStopReason;
 }
 
 /** Stops the domain (ACPI, then power off after the grace period). */

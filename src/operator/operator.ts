@@ -14,6 +14,7 @@ import { Informer } from '../kube/informer.js';
 import { KubeLeaseStore } from '../kube/lease-store.js';
 import { createControllers } from '../controllers/register.js';
 import { AgentConnectionManager } from './agents/connections.js';
+import { CommandFenceRunner } from './fencing/command-runner.js';
 import type { Informers, OperatorContext } from '../controllers/context.js';
 import { Controller } from '../runtime/controller.js';
 import { HealthServer } from '../runtime/health-server.js';
@@ -50,6 +51,11 @@ export interface OperatorOptions {
   backoffMaxMs: number;
   /** How long a graceful stop waits for in-flight reconciles, ms. */
   shutdownTimeoutMs: number;
+  /**
+   * Enables the `testbed` fence agent (development and tests only): the test
+   * bed's state directory, handed to `drover dev fence-testbed`.
+   */
+  testbedFenceStateDir?: string;
   /** `host:port` of the host enrollment server (HTTPS; every replica serves it). Port 0 picks a free port. */
   enrollListen: string;
 }
@@ -106,6 +112,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     pki: operatorPki.pki,
     // Links to agents exist only while this replica leads (see onStartedLeading).
     agents: undefined as unknown as OperatorContext['agents'],
+    fencing: new CommandFenceRunner(options.testbedFenceStateDir ? { testbed: { stateDir: options.testbedFenceStateDir } } : {}),
+    readSecret: async (namespace, name) => (await operatorPki.secrets.get(namespace, name))?.data,
+    leaderSince: new Date(),
     now: () => new Date(),
   };
 
@@ -145,7 +154,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
         if (signal.aborted) return;
         // Only the leader talks to agents: a standby must not heartbeat or drive hosts.
         const agents = new AgentConnectionManager({ tlsFor: (ns) => operatorPki.pki.clientTls(ns), log: log.child({ component: 'agents' }) });
-        controllers = createControllers({ ...ctx, agents }, {
+        controllers = createControllers({ ...ctx, agents, leaderSince: new Date() }, {
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
           vmWorkers: options.vmWorkers,

@@ -91,8 +91,10 @@ describe('GET /v1/events (Server-Sent Events)', () => {
 
   it('reports storage domain health changes', async () => {
     const a = await agent({ storagePollMs: 20 });
-    a.storage.seed('data');
+    // Subscribed before the domain appears: a watch poll between seeding and
+    // subscribing would publish the healthy state to nobody.
     const s = await openStream(a);
+    a.storage.seed('data');
     await s.until(() => s.events().some((e) => e.type === 'StorageDomainHealth' && e.ok === true));
     a.storage.setHealth('data', false, 'read timeout after 10 s');
     await s.until(() => s.events().some((e) => e.type === 'StorageDomainHealth' && e.ok === false));

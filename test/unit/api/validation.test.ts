@@ -178,6 +178,9 @@ describe('defaults', () => {
       skipFencingIfStorageHeartbeat: true,
       skipFencingIfConnectivityBrokenPercent: 50,
       pausedOnStorageErrorKillSeconds: 80,
+      leaseFailoverAfterSeconds: 10,
+      storageHeartbeatTimeoutSeconds: 30,
+      softFencingTimeoutSeconds: 60,
     });
   });
 

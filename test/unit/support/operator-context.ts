@@ -12,6 +12,7 @@ import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import type { ReconcileContext, Reconciler } from '../../../src/runtime/controller.js';
 import { FakeObjectClient } from './fake-client.js';
 import { FakeAgentConnections, FakePki } from './fake-agents.js';
+import { FakeFenceRunner } from './fake-fencing.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -44,6 +45,9 @@ export interface TestEnv {
   recorder: RecordingEventRecorder;
   agents: FakeAgentConnections;
   pki: FakePki;
+  fencing: FakeFenceRunner;
+  /** Secrets readSecret answers from, by `namespace/name`. */
+  secrets: Map<string, Record<string, string>>;
   /** Runs `reconciler` for `key` with a minimal ReconcileContext. */
   reconcile(reconciler: (ctx: OperatorContext) => Reconciler, key: string): Promise<unknown>;
   stop(): Promise<void>;
@@ -69,7 +73,21 @@ export async function startEnv(client: FakeObjectClient = new FakeObjectClient()
   const recorder = new RecordingEventRecorder();
   const agents = new FakeAgentConnections();
   const pki = new FakePki();
-  const ctx: OperatorContext = { client, informers, events: recorder, log: silentLogger, now: () => NOW, agents, pki };
+  const fencing = new FakeFenceRunner();
+  const secrets = new Map<string, Record<string, string>>();
+  const ctx: OperatorContext = {
+    client,
+    informers,
+    events: recorder,
+    log: silentLogger,
+    now: () => NOW,
+    agents,
+    pki,
+    fencing,
+    readSecret: async (namespace, name) => secrets.get(`${namespace}/${name}`),
+    // Long enough ago that fencing's grace period is over unless a test says otherwise.
+    leaderSince: new Date(NOW.getTime() - 3_600_000),
+  };
   return {
     client,
     ctx,
@@ -77,6 +95,8 @@ export async function startEnv(client: FakeObjectClient = new FakeObjectClient()
     recorder,
     agents,
     pki,
+    fencing,
+    secrets,
     reconcile: (reconciler, key) => {
       const [namespace, name] = key.split('/') as [string, string];
       const rc = { key, namespace, name, log: silentLogger, signal: new AbortController().signal } as ReconcileContext;

@@ -1,0 +1,118 @@
+/**
+ * Runs the fencing step {@link fencingStep} chose for a silent host: asks the
+ * other hosts whether its storage heartbeat is fresh, soft-fences, or
+ * power-fences (off, confirm off, on again) through the Host's fence agent.
+ */
+import type { HostSpec, HostStatus, ManagerSpec } from '../../api/index.js';
+import type { KubeObject } from '../../kube/types.js';
+import type { FenceRequest } from '../../operator/fencing/types.js';
+import type { OperatorContext } from '../context.js';
+import { fencingStep, powerFencingStatus, softFencingStatus, type FencingStatus } from './fencing.js';
+import { observeStorageHeartbeat } from './storage-heartbeat.js';
+
+/** How long a power-off is polled for confirmation. */
+const CONFIRM_OFF_MS = 30_000;
+const CONFIRM_POLL_MS = 1_000;
+
+/** What fencing adds to a Host's status, and when to look again. */
+export interface FencingOutcome {
+  fencing?: FencingStatus;
+  storageHeartbeat?: HostStatus['storageHeartbeat'];
+  recheckMs?: number;
+}
+
+/** The fence request for `host`, with credentials from its Secret. */
+async function fenceRequest(ctx: OperatorContext, object: KubeObject, spec: HostSpec, action: FenceRequest['action']): Promise<FenceRequest> {
+  const pm = spec.powerManagement!;
+  const request: FenceRequest = { host: object.metadata.name, agent: pm.agent, action };
+  if (pm.address) request.address = pm.address;
+  if (pm.port) request.port = pm.port;
+  if (pm.options) request.options = pm.options;
+  if (pm.credentialsSecretRef && object.metadata.namespace) {
+    const data = await ctx.readSecret(object.metadata.namespace, pm.credentialsSecretRef.name);
+    if (!data) throw new Error(`credentials Secret ${pm.credentialsSecretRef.name} not found`);
+    if (data['username'] !== undefined) request.username = data['username'];
+    if (data['password'] !== undefined) request.password = data['password'];
+  }
+  return request;
+}
+
+/** Power-fences: off, waits until the agent says off, then on again. */
+async function powerFence(ctx: OperatorContext, object: KubeObject, spec: HostSpec): Promise<{ fenced: boolean; message: string }> {
+  const off = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'off'));
+  if (!off.ok) return { fenced: false, message: off.message };
+  const deadline = Date.now() + CONFIRM_OFF_MS;
+  let status = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'status'));
+  while (!(status.ok && status.power === 'off') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, CONFIRM_POLL_MS));
+    status = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'status'));
+  }
+  if (!(status.ok && status.power === 'off')) return { fenced: false, message: `power-off not confirmed: ${status.message}` };
+  // Off is the proof; powering on again is oVirt's "restart" and may fail without undoing it.
+  const on = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'on'));
+  return { fenced: true, message: `powered off (confirmed)${on.ok ? ', then on again' : `; power-on failed: ${on.message}`}` };
+}
+
+/**
+ * Fencing for one Host reconcile.
+ *
+ * @param up the agent answers
+ * @param phase the phase connectivity gave the host
+ */
+export async function reconcileFencing(
+  ctx: OperatorContext,
+  object: KubeObject,
+  spec: HostSpec,
+  previous: HostStatus,
+  up: boolean,
+  phase: string | undefined,
+  settings: ManagerSpec,
+): Promise<FencingOutcome> {
+  const namespace = object.metadata.namespace;
+  const hosts = ctx.informers.hosts.list(namespace);
+  const silentOthers = hosts.filter(
+    (h) => h.metadata.name !== object.metadata.name && (h.status as HostStatus | undefined)?.phase === 'NonResponsive',
+  ).length;
+  let storageHeartbeat: HostStatus['storageHeartbeat'];
+  if (!up && phase === 'NonResponsive') {
+    storageHeartbeat = await observeStorageHeartbeat(ctx, namespace, object.metadata.name, settings.availability.storageHeartbeatTimeoutSeconds);
+  }
+  const pm = spec.powerManagement;
+  const step = fencingStep({
+    up,
+    phase,
+    previous: previous.fencing,
+    powerManagement: pm ? { enabled: pm.enabled, agent: pm.agent } : undefined,
+    softFencingSupported: pm ? ctx.fencing.supports(pm.agent, 'restart-agent') : false,
+    availability: settings.availability,
+    storageHeartbeatFresh: storageHeartbeat?.fresh,
+    hostsTotal: hosts.length,
+    hostsSilent: silentOthers + (up ? 0 : 1),
+    leaderSince: ctx.leaderSince,
+    now: ctx.now(),
+  });
+  const out: FencingOutcome = storageHeartbeat ? { storageHeartbeat } : {};
+  switch (step.kind) {
+    case 'none':
+      out.fencing = step.status ?? previous.fencing;
+      return out;
+    case 'hold':
+      out.fencing = step.status;
+      if (step.recheckMs !== undefined) out.recheckMs = step.recheckMs;
+      return out;
+    case 'soft': {
+      const result = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'restart-agent')).catch((e: Error) => ({ ok: false, message: e.message }));
+      out.fencing = softFencingStatus(previous.fencing, ctx.now(), result.ok, result.message);
+      ctx.events.event(object, 'Warning', 'SoftFencing', out.fencing.message ?? 'soft fencing');
+      out.recheckMs = settings.availability.softFencingTimeoutSeconds * 1000 + 50;
+      return out;
+    }
+    case 'power': {
+      const result = await powerFence(ctx, object, spec).catch((e: Error) => ({ fenced: false, message: e.message }));
+      out.fencing = powerFencingStatus(previous.fencing, ctx.now(), step.attempt, result);
+      ctx.events.event(object, 'Warning', result.fenced ? 'Fenced' : 'FencingFailed', result.message);
+      if (!result.fenced) out.recheckMs = 30_000;
+      return out;
+    }
+  }
+}

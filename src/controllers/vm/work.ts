@@ -1,0 +1,55 @@
+/**
+ * The state one VirtualMachine reconcile works on, and the small helpers
+ * that change it (phase, conditions) and write it.
+ */
+import { setCondition, type Condition, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../../api/index.js';
+import type { KubeObject } from '../../kube/types.js';
+import { Resources } from '../../operator/resources.js';
+import { writeStatusIfChanged } from '../../operator/status.js';
+import type { KeyedSemaphore } from '../../runtime/keyed-semaphore.js';
+import { withReady } from '../common.js';
+import type { OperatorContext } from '../context.js';
+
+/** The state a reconcile works on and finally writes. */
+export interface Work {
+  ctx: OperatorContext;
+  /** Bounds the concurrent starts per host (key: the Host's namespace/name). */
+  starts: KeyedSemaphore;
+  /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
+  placements: Map<string, string>;
+  object: KubeObject;
+  vm: VirtualMachine;
+  uid: string;
+  previous: VirtualMachineStatus;
+  status: VirtualMachineStatus;
+}
+
+export function setPhase(w: Work, phase: VMPhase, ready: boolean, reason: string, message: string): void {
+  w.status.phase = phase;
+  w.status.conditions = withReady(w.ctx, w.object, w.status.conditions, ready, reason, message);
+}
+
+export function setCond(w: Work, type: string, ok: boolean, reason: string, message: string): void {
+  w.status.conditions = setCondition(
+    w.status.conditions,
+    { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: w.object.metadata.generation },
+    w.ctx.now(),
+  );
+}
+
+export function dropCond(w: Work, type: string): void {
+  w.status.conditions = w.status.conditions?.filter((c: Condition) => c.type !== type);
+}
+
+/** Writes status; records an event when the phase changed. */
+export async function commit(w: Work): Promise<void> {
+  const wrote = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
+  if (wrote && w.previous.phase !== w.status.phase && w.status.phase) {
+    const where = w.status.host ? ` on ${w.status.host}` : '';
+    w.ctx.events.event(w.object, w.status.phase === 'Failed' ? 'Warning' : 'Normal', w.status.phase, `VM is ${w.status.phase}${where}`);
+  }
+  // The object now carries this status, for a second write within the same reconcile.
+  w.object = { ...w.object, status: structuredClone(w.status) };
+  w.previous = structuredClone(w.status);
+}
+
