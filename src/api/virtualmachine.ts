@@ -175,6 +175,8 @@ export const virtualMachineStatus = z.object({
       startTime: z.string(),
     })
     .optional(),
+  /** Since when the VM has been paused on a storage I/O error (it is killed after availability.pausedOnStorageErrorKillSeconds). */
+  pausedOnStorageErrorSince: z.string().optional(),
   /** A restart on another host after its host failed, while it is being attempted. */
   failover: z
     .object({

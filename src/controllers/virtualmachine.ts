@@ -27,6 +27,8 @@ import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 import { activeMigrationFor } from './vm/migrations.js';
 import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
+import { failOver, runsOnAnsweringHost } from './vm/failover.js';
+import { isStorageErrorPause, storageErrorPause } from './vm/storage-error.js';
 import { start } from './vm/start.js';
 import { commit, dropCond, setCond, setPhase, type Work } from './vm/work.js';
 
@@ -141,11 +143,25 @@ async function converge(w: Work): Promise<ReconcileResult | void> {
   // Where does the domain actually exist? The agents' lists are the truth;
   // a placement this process made but the cache doesn't show yet counts too.
   const placedOn = w.status.host ?? w.placements.get(w.uid);
-  const where = whereabouts(ctx, namespace, vm.metadata.name, w.uid, placedOn);
+  const failoverFrom = w.status.failover?.fromHost;
+  const where = whereabouts(ctx, namespace, vm.metadata.name, w.uid, placedOn, failoverFrom);
+  const running = runsOnAnsweringHost(ctx, namespace, where.holders, w.uid);
   if (where.holders.length > 1) {
-    const names = where.holders.join(', ');
-    setPhase(w, 'Unknown', false, 'DefinedOnSeveralHosts', `the domain is defined on ${names}; nothing is started until one is removed`);
-    return { requeueAfter: POLL_MS };
+    const removed = running !== undefined ? await removeStaleDefinitions(w, where.holders, running) : [];
+    if (removed.length === 0 || removed.length !== where.holders.length - 1) {
+      const names = where.holders.join(', ');
+      setPhase(w, 'Unknown', false, 'DefinedOnSeveralHosts', `the domain is defined on ${names}; nothing is started until one is removed`);
+      return { requeueAfter: POLL_MS };
+    }
+    where.holders = [running!];
+  }
+  // Its host (or the host a failover started from) is silent and no answering host runs it: high availability decides.
+  const suspect = [failoverFrom, placedOn].find((h) => h !== undefined && where.unsure.includes(h));
+  if (suspect !== undefined && running === undefined) return failOver(w, want, suspect);
+  if (running !== undefined && w.status.failover) {
+    // The failover target runs it (adopted below): the attempt is over.
+    delete w.status.failover;
+    dropCond(w, ConditionType.FailoverBlocked);
   }
   if (where.unsure.length > 0 && where.holders.length === 0) {
     // It may run on a host that can't say: acting now could run it twice.
@@ -228,11 +244,15 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
     w.status.disks = diskVolumes(vm, uid).map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
   }
   if (running) {
+    dropCond(w, ConditionType.FailoverBlocked);
+    delete w.status.failover;
     if (domain.state === 'paused') {
       setPhase(w, 'Paused', false, 'Paused', `paused on ${host}${domain.reason ? ` (${domain.reason})` : ''}`);
     } else {
       setPhase(w, 'Running', want !== false, 'Running', `running on ${host}`);
     }
+    if (isStorageErrorPause(domain) && want !== false) return storageErrorPause(w, host, client);
+    delete w.status.pausedOnStorageErrorSince;
     if (want === false) return stop(w, host, client);
     const stale = w.status.runningSpecHash !== undefined && w.status.runningSpecHash !== desiredHash;
     if (stale) setCond(w, ConditionType.RestartRequired, true, 'SpecChanged', 'the machine definition changed (CPU, memory, disks, networks or boot); it applies at the next start');
@@ -280,4 +300,29 @@ async function stop(w: Work, host: string, client: NonNullable<ReturnType<Operat
   w.status.lastStopReason = vm.spec.runStrategy === 'Halted' ? 'Halted' : 'Shutdown';
   delete w.status.runningSpecHash;
   setPhase(w, 'Stopped', true, vm.spec.runStrategy === 'Halted' ? 'Halted' : 'Stopped', `stopped on ${host}`);
+}
+
+/**
+ * After a failover, the failed host comes back with the VM's old definition
+ * (shut off) while another host runs it: removes the definition on every
+ * holder but `running`, where it is shut off. Returns the hosts cleaned.
+ * Only the libvirt definition goes: disks are shared and stay.
+ */
+async function removeStaleDefinitions(w: Work, holders: string[], running: string): Promise<string[]> {
+  const { ctx, object, uid } = w;
+  const namespace = object.metadata.namespace;
+  const removed: string[] = [];
+  for (const h of holders) {
+    if (h === running) continue;
+    const key = objectKey(namespace, h);
+    const link = ctx.agents.link(key);
+    const client = ctx.agents.client(key);
+    const domain = linkKnowsVms(link) ? link.vms.find((d) => d.uid === uid) : undefined;
+    if (!client || !domain || isActive(domain)) continue;
+    await client.undefineVm(uid);
+    void ctx.agents.refresh(key);
+    removed.push(h);
+    ctx.events.event(object, 'Normal', 'StaleDefinitionRemoved', `removed the VM's old definition on ${h} (it runs on ${running})`);
+  }
+  return removed;
 }

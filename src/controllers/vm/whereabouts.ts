@@ -16,9 +16,15 @@ export interface Whereabouts {
   unsure: string[];
 }
 
-/** Hosts that may have had the domain: its placement and its migrations' ends. */
-export function candidateHosts(ctx: OperatorContext, namespace: string | undefined, vmName: string, placedOn: string | undefined): Set<string> {
-  const hosts = new Set<string>(placedOn ? [placedOn] : []);
+/** Hosts that may have had the domain: its placement, the host a failover moves it from, and its migrations' ends. */
+export function candidateHosts(
+  ctx: OperatorContext,
+  namespace: string | undefined,
+  vmName: string,
+  placedOn: string | undefined,
+  failoverFrom?: string,
+): Set<string> {
+  const hosts = new Set<string>([placedOn, failoverFrom].filter((h): h is string => h !== undefined));
   for (const m of ctx.informers.migrations.list(namespace)) {
     if ((m.spec as { vmName?: string } | undefined)?.vmName !== vmName) continue;
     const s = (m.status ?? {}) as MigrationStatus;
@@ -29,8 +35,15 @@ export function candidateHosts(ctx: OperatorContext, namespace: string | undefin
 }
 
 /** Looks the domain `uid` up on every Host of the namespace. */
-export function whereabouts(ctx: OperatorContext, namespace: string | undefined, vmName: string, uid: string, placedOn: string | undefined): Whereabouts {
-  const candidates = candidateHosts(ctx, namespace, vmName, placedOn);
+export function whereabouts(
+  ctx: OperatorContext,
+  namespace: string | undefined,
+  vmName: string,
+  uid: string,
+  placedOn: string | undefined,
+  failoverFrom?: string,
+): Whereabouts {
+  const candidates = candidateHosts(ctx, namespace, vmName, placedOn, failoverFrom);
   const holders: string[] = [];
   const unsure: string[] = [];
   for (const h of ctx.informers.hosts.list(namespace)) {
