@@ -23,6 +23,8 @@ export class FakeHostAgent {
   /** Verbs that should fail next, by verb name. */
   failures = new Map<string, AgentApiError>();
   migrations = new Map<string, { state: 'running' | 'succeeded' | 'failed' | 'cancelled'; destinationURI: string }>();
+  /** Storage heartbeats this agent reads on each domain (GET /v1/storage-domains/{name}/heartbeats). */
+  heartbeats = new Map<string, Array<{ host: string; ageSeconds: number }>>();
   /** Awaited at the start of the verb of that name (startVm), e.g. to hold calls in flight. */
   hooks = new Map<string, () => Promise<void>>();
 
@@ -45,10 +47,14 @@ export class FakeHostAgent {
       if (!v) throw new AgentApiError(404, 'NotFound', `no domain ${uid}`);
       return v;
     };
-    const api: Partial<Record<keyof AgentApi, unknown>> = {
+    const api: Partial<Record<keyof AgentApi | 'storageHeartbeats', unknown>> = {
       capabilities: async () => { rec('capabilities'); throw new Error('unused'); },
       stats: async () => { rec('stats'); throw new Error('unused'); },
       listStorageDomains: async () => ({ items: [...this.storage.values()] }),
+      storageHeartbeats: async (domain: string) => {
+        rec('storageHeartbeats', domain);
+        return { items: this.heartbeats.get(domain) ?? [] };
+      },
       getStorageDomain: async (name: string) => {
         rec('getStorageDomain', name);
         const s = this.storage.get(name);
@@ -181,6 +187,18 @@ export class FakeAgentConnections implements AgentConnections {
       bootId: 'boot1',
     });
     this.sync(key);
+  }
+
+  /** Sets the lock manager a link's capabilities report. */
+  setLeases(key: string, manager: 'lockd' | 'sanlock' | 'none'): void {
+    const l = this.links.get(key);
+    if (l?.capabilities) (l.capabilities as { leases?: unknown }).leases = { manager };
+  }
+
+  /** Makes a link silent since `since`: Unreachable, keeping what it knew. */
+  silence(key: string, since: Date): void {
+    const l = this.links.get(key);
+    if (l) this.links.set(key, { ...l, state: 'Unreachable', lastHeartbeat: since, failingSince: since, lastError: 'connect ECONNREFUSED' });
   }
 
   /** Sets a link's state (keeping what it knew). */
