@@ -72,7 +72,9 @@ export class CommandFenceRunner implements FenceRunner {
     if ('error' in cmd) return { ok: false, message: cmd.error };
     let stdin: string;
     try {
-      stdin = fenceStdin(request, request.agent === 'testbed' ? { ...cmd.extra, plug: request.host } : cmd.extra);
+      // The test bed's plug is the test host (spec.powerManagement.options.plug), else the Host's name.
+      const extra = request.agent === 'testbed' && request.options?.['plug'] === undefined ? { ...cmd.extra, plug: request.host } : cmd.extra;
+      stdin = fenceStdin(request, extra);
     } catch (error) {
       return { ok: false, message: (error as Error).message };
     }

@@ -9,7 +9,7 @@ import type { FenceRequest } from './types.js';
 /** Option names a user may add through `spec.powerManagement.options`. */
 const OPTION_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 /** Names Drover sets itself; user options may not override them. */
-const RESERVED = new Set(['action', 'ip', 'ipport', 'username', 'password', 'plug', 'state_dir', 'login', 'passwd']);
+const RESERVED = new Set(['action', 'ip', 'ipport', 'username', 'password', 'state_dir', 'login', 'passwd']);
 
 /** A value that cannot break the line protocol. */
 function checkValue(name: string, value: string): string {

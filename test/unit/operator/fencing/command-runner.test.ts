@@ -101,3 +101,13 @@ describe('CommandFenceRunner', () => {
     expect(stdin).toContain('plug=tb-2\n');
   });
 });
+
+describe('the test bed plug', () => {
+  it('comes from spec.powerManagement.options.plug when given (an outlet, or the test host behind a Host)', async () => {
+    const runner = new CommandFenceRunner({ testbed: { stateDir: '/srv/tb', argv: [path.join(dir, 'fence_fake')] } });
+    await runner.run({ host: 'host-1', agent: 'testbed', action: 'on', password: 'secret', options: { plug: 'ha-1' } });
+    const stdin = await readFile(path.join(dir, 'last-stdin'), 'utf8');
+    expect(stdin).toContain('plug=ha-1\n');
+    expect(stdin).not.toContain('plug=host-1');
+  });
+});
