@@ -42,7 +42,7 @@ import {
   waitForEnrolledAgent,
   type DevAgent,
 } from '../../src/dev/hosts.js';
-import { GUEST_CMDLINE_BASE } from '../../src/dev/guest-image/index.js';
+import { guestVmManifest } from '../../src/dev/guest-vm.js';
 import { guestAddress, hostExec, isAlive, tail, type ExecResult as HostExecResult, type Testbed, type TestbedHost } from '../../src/dev/testbed/index.js';
 import { freshNamespace, kubectl as adminKubectl, adminKubeconfig, repoRoot, stateDir } from './env.js';
 import { killOperator, startOperator, type OperatorProcess } from './operator.js';
@@ -345,29 +345,7 @@ export async function guestHttp(from: TestbedHost, ip: string, path = '/healthz'
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
-/** A VirtualMachine booting the tiny guest (as examples/quickstart's `hello`) at `ip`. */
-export function guestVmManifest(namespace: string, name: string, ip: string, prefixLength: number, gateway: string, spec: Record<string, unknown> = {}): object {
-  return {
-    apiVersion: API,
-    kind: 'VirtualMachine',
-    metadata: { name, namespace },
-    spec: {
-      runStrategy: 'Always',
-      cpu: { cores: 1 },
-      memory: '128Mi',
-      boot: {
-        storageDomain: 'shared',
-        kernel: GUEST_KERNEL_PATH,
-        initrd: GUEST_INITRD_PATH,
-        cmdline: `${GUEST_CMDLINE_BASE} drover.ip=${ip}/${prefixLength} drover.gw=${gateway} drover.name=${name}`,
-      },
-      disks: [{ name: 'data', storageDomain: 'shared', size: '64Mi' }],
-      networks: [{ name: 'mgmt', bridge: 'br0' }],
-      diskDeletionPolicy: 'Delete',
-      ...spec,
-    },
-  };
-}
+export { guestVmManifest } from '../../src/dev/guest-vm.js';
 
 /**
  * Polls `kubectl get <kind> <name> -n <ns> -o json` (as admin) until
