@@ -40,6 +40,8 @@ export interface StorageHeartbeatOptions {
   now?: () => number;
   /** Wall clock for `writtenAt` (tests). */
   wallClock?: () => Date;
+  /** The file operations (tests replace them, e.g. with a write that hangs like one on a dead NFS server). */
+  io?: { write: typeof writeHeartbeat; read: typeof readHeartbeats };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -62,6 +64,7 @@ export class StorageHeartbeats {
   private readonly inFlight = new Set<string>();
   private readonly ioTimeoutMs: number;
   private readonly wallClock: () => Date;
+  private readonly io: { write: typeof writeHeartbeat; read: typeof readHeartbeats };
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -70,6 +73,7 @@ export class StorageHeartbeats {
     this.tracker = new HeartbeatTracker(options.now);
     this.ioTimeoutMs = options.ioTimeoutMs ?? Math.max(2000, 2 * options.intervalMs);
     this.wallClock = options.wallClock ?? (() => new Date());
+    this.io = options.io ?? { write: writeHeartbeat, read: readHeartbeats };
   }
 
   /** Starts the loop (first beat at once). */
@@ -109,7 +113,7 @@ export class StorageHeartbeats {
     if (!target.attached) throw new AgentApiError(503, 'Unavailable', `storage of domain "${domain}" is not reachable at ${target.root}`);
     let records: HeartbeatRecord[];
     try {
-      records = await withTimeout(readHeartbeats(target.root), this.ioTimeoutMs, 'heartbeat read');
+      records = await withTimeout(this.io.read(target.root), this.ioTimeoutMs, 'heartbeat read');
     } catch (error) {
       throw new AgentApiError(503, 'Unavailable', `cannot read heartbeats of storage domain "${domain}": ${message(error)}`);
     }
@@ -166,7 +170,7 @@ export class StorageHeartbeats {
     if (this.inFlight.has(name)) return fail(`the previous heartbeat write has not finished (hung storage?)`);
     const record: HeartbeatRecord = { host: this.options.host, bootId: this.options.bootId, seq, writtenAt: this.wallClock().toISOString() };
     this.inFlight.add(name);
-    const write = writeHeartbeat(root, record).finally(() => this.inFlight.delete(name));
+    const write = this.io.write(root, record).finally(() => this.inFlight.delete(name));
     try {
       await withTimeout(write, this.ioTimeoutMs, 'heartbeat write');
     } catch (error) {
@@ -175,7 +179,7 @@ export class StorageHeartbeats {
     if (last?.ok === false) this.options.logger.info({ domain: name }, 'storage heartbeat written again');
     this.own.set(name, { ok: true, seq, writtenAt: record.writtenAt });
     try {
-      this.tracker.observe(name, await withTimeout(readHeartbeats(root), this.ioTimeoutMs, 'heartbeat read'));
+      this.tracker.observe(name, await withTimeout(this.io.read(root), this.ioTimeoutMs, 'heartbeat read'));
     } catch (error) {
       this.options.logger.warn({ domain: name, err: error }, 'storage heartbeat: cannot read the other hosts');
     }

@@ -119,7 +119,7 @@ interface VmAnswer extends LeaseSubject {
  * (not shut off, not paused) whose lease is locked now. When the lock table
  * cannot be read the answer says false: never claim a protection not seen.
  */
-export async function withLeaseState<T extends VmAnswer>(inspector: LeaseInspector, vms: T[]): Promise<T[]> {
+export async function withLeaseState<T extends VmAnswer>(inspector: LeaseInspector, vms: T[]): Promise<(T & { leaseProtected: boolean })[]> {
   let holds: ((vm: LeaseSubject) => Promise<boolean>) | undefined;
   try {
     holds = await inspector.snapshot();
