@@ -65,7 +65,15 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const leaseFlag = values['lease-manager'];
   if (!['auto', 'lockd', 'sanlock', 'none'].includes(leaseFlag)) return usageError('--lease-manager must be auto, lockd, sanlock or none');
-  const leases = await readLeaseConfig(values['libvirt-config-dir'], leaseFlag === 'auto' ? undefined : (leaseFlag as LeaseManager));
+  let leases: Awaited<ReturnType<typeof readLeaseConfig>>;
+  try {
+    leases = await readLeaseConfig(values['libvirt-config-dir'], leaseFlag === 'auto' ? undefined : (leaseFlag as LeaseManager));
+  } catch (error) {
+    // Guessing "no lock manager" would make the operator distrust (or worse, trust) the wrong thing.
+    process.stderr.write(`drover agent: cannot read the lease settings in ${values['libvirt-config-dir']}: ${(error as Error).message}
+`);
+    return 1;
+  }
   const heartbeatIntervalMs = parseDuration(values['storage-heartbeat-interval']);
   if (!(heartbeatIntervalMs > 0)) return usageError('--storage-heartbeat-interval must be a positive duration such as 5s');
   const serverCert = readFileSync(tlsFiles.cert);
