@@ -14,7 +14,9 @@
  * for real hosts or functional tests. It is left out of the usage text on
  * purpose.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
@@ -26,6 +28,8 @@ import { createAgentServer } from '../agent/server/index.js';
 import { buildAgentDriver } from './agent-driver.js';
 import { FileStorageManager } from '../agent/storage/index.js';
 import { parseDuration } from './duration.js';
+import { DEFAULT_LIBVIRT_CONFIG_DIR, readLeaseConfig, type LeaseManager } from '../agent/leases/index.js';
+import { HOST_NAME_PATTERN } from '../agent/heartbeat/index.js';
 
 /** The agent's version, reported in capabilities. */
 export const AGENT_VERSION = '0.1.0';
@@ -45,6 +49,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
       'sim-latency-scale': { type: 'string', default: '1' },
       'state-dir': { type: 'string', default: '/var/lib/drover/agent' },
       heartbeat: { type: 'string', default: '15s' },
+      'lease-manager': { type: 'string', default: 'auto' },
+      'libvirt-config-dir': { type: 'string', default: DEFAULT_LIBVIRT_CONFIG_DIR },
+      'storage-heartbeat-interval': { type: 'string', default: '5s' },
       'enroll-url': { type: 'string' },
       'bootstrap-token': { type: 'string' },
       'bootstrap-token-file': { type: 'string' },
@@ -63,9 +70,25 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return 2;
   }
   if (built.simulated) log.warn({ latencyScale: values['sim-latency-scale'] }, 'SIMULATED hypervisor: for scale benchmarks only, no VM really runs');
+  const leaseFlag = values['lease-manager'];
+  if (!['auto', 'lockd', 'sanlock', 'none'].includes(leaseFlag)) return usageError('--lease-manager must be auto, lockd, sanlock or none');
+  let leases: Awaited<ReturnType<typeof readLeaseConfig>>;
+  try {
+    leases = await readLeaseConfig(values['libvirt-config-dir'], leaseFlag === 'auto' ? undefined : (leaseFlag as LeaseManager));
+  } catch (error) {
+    // Guessing "no lock manager" would make the operator distrust (or worse, trust) the wrong thing.
+    process.stderr.write(`drover agent: cannot read the lease settings in ${values['libvirt-config-dir']}: ${(error as Error).message}
+`);
+    return 1;
+  }
+  const heartbeatIntervalMs = parseDuration(values['storage-heartbeat-interval']);
+  if (!(heartbeatIntervalMs > 0)) return usageError('--storage-heartbeat-interval must be a positive duration such as 5s');
+  const serverCert = readFileSync(tlsFiles.cert);
+  const heartbeatHost = heartbeatName(serverCert);
+  log.info({ leases, storageHeartbeat: { host: heartbeatHost, intervalMs: heartbeatIntervalMs } }, 'lease manager and storage heartbeat');
   const [host, port] = values.listen.split(/:(?=[^:]*$)/);
   const server = createAgentServer({
-    tls: { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key), ca: readFileSync(tlsFiles.ca) },
+    tls: { cert: serverCert, key: readFileSync(tlsFiles.key), ca: readFileSync(tlsFiles.ca) },
     host: host || '0.0.0.0',
     port: Number(port ?? 54321),
     driver: built.driver,
@@ -73,6 +96,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     logger: log,
     version: AGENT_VERSION,
     heartbeatMs: parseDuration(values.heartbeat),
+    leases,
+    storageHeartbeat: { host: heartbeatHost, intervalMs: heartbeatIntervalMs },
   });
   await server.listen();
   log.info({ port: server.port(), libvirt: values['libvirt-uri'] }, 'agent listening');
@@ -84,6 +109,18 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/**
+ * The name this host's storage heartbeat files carry: the CN of the agent's
+ * own certificate, which is the Host object's name (enrollment sets it so,
+ * and the operator checks it on every connection). The machine's host name
+ * only when the certificate has no usable CN.
+ */
+function heartbeatName(certPem: Buffer): string {
+  const cn = /^CN=(.+)$/m.exec(new X509Certificate(certPem).subject)?.[1]?.trim().toLowerCase();
+  if (cn !== undefined && HOST_NAME_PATTERN.test(cn)) return cn;
+  return hostname().toLowerCase();
 }
 
 /** The flags {@link resolveTlsFiles} reads. */

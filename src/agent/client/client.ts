@@ -274,6 +274,16 @@ export class AgentClient {
     return this.call('storageFormat', { name }, request);
   }
 
+  /**
+   * `GET /v1/storage/domains/{name}/heartbeats`: every host's storage
+   * heartbeat on the domain, with ages measured by this agent (time since it
+   * first saw the current sequence number; immune to clock skew, and never
+   * overstated).
+   */
+  storageHeartbeats(domain: string) {
+    return this.call('storageHeartbeats', { name: domain });
+  }
+
   /** `GET /v1/storage/domains/{name}/volumes` */
   listVolumes(domain: string) {
     return this.call('volumeList', { name: domain });

@@ -4,7 +4,15 @@
  * route's schemas); answers are validated again before they are sent.
  */
 import type { z } from 'zod';
-import type { AGENT_ROUTES, AgentRoute, AgentRouteId, HostCapabilitiesResponse, HostStatsResponse } from '../../api/agent/index.js';
+import type {
+  AGENT_ROUTES,
+  AgentRoute,
+  AgentRouteId,
+  HostCapabilitiesResponse,
+  HostStatsResponse,
+  StorageHeartbeatList,
+  VmInfo,
+} from '../../api/agent/index.js';
 import type { VmService } from '../vms/service.js';
 import type { StorageVerbs } from './storage-verbs.js';
 
@@ -31,10 +39,16 @@ export interface HandlerServices {
   storage: StorageVerbs;
   capabilities: () => Promise<HostCapabilitiesResponse>;
   stats: () => Promise<HostStatsResponse>;
+  /** Every host's storage heartbeat on a domain, as this agent sees them. */
+  storageHeartbeats: (name: string) => Promise<StorageHeartbeatList>;
+  /** Adds `leaseProtected` to VM answers (default: false for all, no lock manager observed). */
+  leaseState?: (vms: VmInfo[]) => Promise<VmInfo[]>;
 }
 
 /** Binds every JSON route to its service. */
 export function createHandlers(s: HandlerServices): AgentHandlers {
+  const annotate = s.leaseState ?? (async (vms: VmInfo[]) => vms.map((vm) => ({ ...vm, leaseProtected: false })));
+  const vm = async (answer: Promise<VmInfo>): Promise<VmInfo> => (await annotate([await answer]))[0]!;
   return {
     hostCapabilities: () => s.capabilities(),
     hostStats: () => s.stats(),
@@ -44,6 +58,7 @@ export function createHandlers(s: HandlerServices): AgentHandlers {
     storageConnect: ({ params, body }) => s.storage.connect(params.name, body.connection),
     storageDisconnect: ({ params }) => s.storage.disconnect(params.name),
     storageFormat: ({ params, body }) => s.storage.format(params.name, body),
+    storageHeartbeats: ({ params }) => s.storageHeartbeats(params.name),
 
     volumeList: ({ params }) => s.storage.volumes(params.name),
     volumeGet: ({ params }) => s.storage.volume(params.name, params.volume),
@@ -51,15 +66,15 @@ export function createHandlers(s: HandlerServices): AgentHandlers {
     volumeResize: ({ params, body }) => s.storage.resizeVolume(params.name, params.volume, body.sizeBytes),
     volumeDelete: ({ params }) => s.storage.deleteVolume(params.name, params.volume),
 
-    vmList: () => s.vms.list(),
-    vmGet: ({ params }) => s.vms.get(params.uid),
-    vmDefine: ({ params, body }) => s.vms.define(params.uid, body),
+    vmList: async () => ({ items: await annotate((await s.vms.list()).items) }),
+    vmGet: ({ params }) => vm(s.vms.get(params.uid)),
+    vmDefine: ({ params, body }) => vm(s.vms.define(params.uid, body)),
     vmUndefine: ({ params }) => s.vms.undefine(params.uid),
-    vmStart: ({ params }) => s.vms.start(params.uid),
-    vmStop: ({ params, body }) => s.vms.stop(params.uid, body.timeoutSeconds),
-    vmDestroy: ({ params }) => s.vms.destroy(params.uid),
-    vmPause: ({ params }) => s.vms.pause(params.uid),
-    vmResume: ({ params }) => s.vms.resume(params.uid),
+    vmStart: ({ params }) => vm(s.vms.start(params.uid)),
+    vmStop: ({ params, body }) => vm(s.vms.stop(params.uid, body.timeoutSeconds)),
+    vmDestroy: ({ params }) => vm(s.vms.destroy(params.uid)),
+    vmPause: ({ params }) => vm(s.vms.pause(params.uid)),
+    vmResume: ({ params }) => vm(s.vms.resume(params.uid)),
     vmMigrate: ({ params, body }) => s.vms.migrate(params.uid, body),
     vmMigrationGet: ({ params }) => s.vms.migration(params.uid),
     vmMigrationCancel: ({ params }) => s.vms.cancelMigration(params.uid),

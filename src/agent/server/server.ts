@@ -19,6 +19,8 @@ import {
 } from '../../api/agent/index.js';
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
 import type { StorageManager } from '../storage/types.js';
+import { HeartbeatReportingStorage, StorageHeartbeats } from '../heartbeat/index.js';
+import { LeaseInspector, vmLeaseProvider, withLeaseState, type LeaseConfig } from '../leases/index.js';
 import { VmService } from '../vms/service.js';
 import { toApiError } from './errors.js';
 import { EventHub } from './event-hub.js';
@@ -64,6 +66,21 @@ export interface AgentServerOptions {
   procReader?: ProcReader;
   /** Fixed boot id for event ids (tests); random by default. */
   bootId?: string;
+  /**
+   * This host's lease mechanism (`GET /v1/host/capabilities` reports it);
+   * under lockd with a lockspace directory every defined domain also gets a
+   * whole-VM lease, and VM answers say whether the VM holds a lease now.
+   * Default: no lock manager.
+   */
+  leases?: LeaseConfig;
+  /** Where the kernel lists file locks (tests); default /proc/locks. */
+  procLocksPath?: string;
+  /**
+   * Storage heartbeat: this host's name (the heartbeat file's name) and the
+   * write interval. Absent: no heartbeat is written (the heartbeats endpoint
+   * still reads the other hosts').
+   */
+  storageHeartbeat?: { host: string; intervalMs: number; ioTimeoutMs?: number };
   /** Delay before retrying a failed hypervisor event stream; default 1 s. */
   eventRetryMs?: number;
   /** How long close() lets requests in flight finish; default 5 s. */
@@ -91,7 +108,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /** Creates the agent's HTTPS server (not yet listening). */
 export function createAgentServer(options: AgentServerOptions): AgentServer {
-  const { driver, storage, version } = options;
+  const { driver, version } = options;
   const logger = options.logger;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const bodyLimit = options.bodyLimitBytes ?? AGENT_BODY_LIMIT_BYTES;
@@ -101,6 +118,21 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const hub = new EventHub(hubOptions);
   const publish = (event: AgentEventInput): void => void hub.publish(event);
 
+  const leases: LeaseConfig = options.leases ?? { manager: 'none', autoDiskLeases: false };
+  const leaseInspector = new LeaseInspector(leases, options.procLocksPath === undefined ? {} : { procLocksPath: options.procLocksPath });
+  // The heartbeat loop reports into storage status: everything below sees storage through it.
+  let onHeartbeatChange = (): void => {};
+  const heartbeats = new StorageHeartbeats({
+    storage: options.storage,
+    host: options.storageHeartbeat?.host ?? 'unnamed',
+    bootId: hub.bootId,
+    intervalMs: options.storageHeartbeat?.intervalMs ?? 5000,
+    ...(options.storageHeartbeat?.ioTimeoutMs !== undefined ? { ioTimeoutMs: options.storageHeartbeat.ioTimeoutMs } : {}),
+    logger,
+    onChange: () => onHeartbeatChange(),
+  });
+  const storage: StorageManager = new HeartbeatReportingStorage(options.storage, heartbeats);
+
   const vms = new VmService({
     driver,
     storage,
@@ -108,14 +140,22 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     publish,
     pollMs: options.vmPollMs ?? 500,
     migrationCancelWaitMs: options.migrationCancelWaitMs ?? 5000,
+    vmLease: vmLeaseProvider(leases, logger),
   });
   const watch = new StorageHealthWatch(storage, publish, logger, options.storagePollMs ?? 10_000);
+  onHeartbeatChange = () => void watch.check();
   const storageVerbs = new StorageVerbs(storage, driver, () => void watch.check());
   const sampler = new HostStatsSampler(options.procReader);
   const handlers = createHandlers({
     vms,
     storage: storageVerbs,
-    capabilities: async () => ({ ...(await driver.capabilities()), agentVersion: version }),
+    capabilities: async () => ({
+      ...(await driver.capabilities()),
+      agentVersion: version,
+      leases: { manager: leases.manager, ...(leases.lockspace !== undefined ? { lockspace: leases.lockspace } : {}) },
+    }),
+    storageHeartbeats: async (name) => ({ items: await heartbeats.heartbeats(name) }),
+    leaseState: (list) => withLeaseState(leaseInspector, list),
     stats: async (): Promise<HostStatsResponse> => {
       const [sample, domains] = await Promise.all([sampler.sample(), driver.list()]);
       const runningVMs = domains.filter((d) => d.state === 'running' || d.state === 'blocked').length;
@@ -257,11 +297,13 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
         logger.warn({ err: error }, 'could not list domains at start');
       }
       watch.start();
+      if (options.storageHeartbeat !== undefined) heartbeats.start();
     },
 
     async close() {
       pumpAbort.abort();
       watch.stop();
+      heartbeats.stop();
       for (const end of [...streams]) end();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

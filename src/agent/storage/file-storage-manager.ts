@@ -16,7 +16,7 @@ import { checkConnection, checkName, checkUuid, sameConnection } from './names.j
 import { probeDomain } from './probe.js';
 import { loadRegistry, saveRegistry, type DomainRecord } from './registry.js';
 import { isInside, resolveExisting } from './safe-path.js';
-import type { DomainMetadata, DomainStatus, StorageConnection, StorageManager, VolumeInfo } from './types.js';
+import type { DomainMetadata, DomainRoot, DomainStatus, StorageConnection, StorageManager, VolumeInfo } from './types.js';
 import * as volumes from './volumes.js';
 
 /** Options of {@link FileStorageManager}. */
@@ -192,6 +192,11 @@ export class FileStorageManager implements StorageManager {
   async list(): Promise<DomainStatus[]> {
     const names = [...(await this.load()).keys()].sort();
     return Promise.all(names.map((n) => this.status(n)));
+  }
+
+  async roots(): Promise<DomainRoot[]> {
+    const recs = [...(await this.load()).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return Promise.all(recs.map(async (r) => ({ name: r.name, root: r.root, attached: await isAttached(r) })));
   }
 
   async createVolume(domain: string, volume: string, sizeBytes: number, format: 'qcow2' | 'raw' = 'qcow2'): Promise<VolumeInfo> {

@@ -29,6 +29,17 @@ export interface DomainStatus {
   capacity?: { totalBytes: number; freeBytes: number };
   /** Last health probe (read/write latency of the metadata area, as VDSM's domain monitor). */
   health?: { ok: boolean; readLatencyMs: number; writeLatencyMs: number; checkedAt: string; error?: string };
+  /** This host's storage heartbeat on the domain (added by the agent's heartbeat loop, see src/agent/heartbeat). */
+  heartbeat?: { ok: boolean; seq: number; writtenAt?: string; error?: string };
+}
+
+/** A connected domain's root directory, without any probe. */
+export interface DomainRoot {
+  name: string;
+  /** Directory holding the domain (the path, or the mount point for NFS). */
+  root: string;
+  /** Whether the storage is there now (mounted, directory present). */
+  attached: boolean;
 }
 
 /** A disk volume. */
@@ -50,6 +61,8 @@ export interface StorageManager {
   format(name: string, metadata: Omit<DomainMetadata, 'version' | 'createdAt'>): Promise<DomainMetadata>;
   status(name: string): Promise<DomainStatus>;
   list(): Promise<DomainStatus[]>;
+  /** Every connected domain's root, cheaply (no health probe): for loops that run every few seconds. */
+  roots(): Promise<DomainRoot[]>;
   createVolume(domain: string, volume: string, sizeBytes: number, format?: 'qcow2' | 'raw'): Promise<VolumeInfo>;
   resizeVolume(domain: string, volume: string, sizeBytes: number): Promise<VolumeInfo>;
   deleteVolume(domain: string, volume: string): Promise<void>;

@@ -30,6 +30,8 @@ export function describeDomain(info: DomainInfo): VmInfo {
     state: info.state,
     persistent: info.persistent,
     owned: parsed?.owner !== undefined,
+    // Observed by the lease inspector when the answer is sent (src/agent/leases/held.ts).
+    leaseProtected: false,
   };
   if (info.reason !== undefined) vm.reason = info.reason;
   if (parsed === undefined) return vm;

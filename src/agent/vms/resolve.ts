@@ -2,10 +2,11 @@
  * Agent-level VM spec → hypervisor-level DomainSpec: storage names become
  * paths through the StorageManager (which alone knows where a domain is
  * mounted and refuses traversal), and `acceleration` becomes a domain type
- * from the host's capabilities. Nothing here changes anything.
+ * from the host's capabilities. Nothing here changes anything (except that
+ * the lease provider may create the VM's empty lease file).
  */
 import { AgentApiError, type VmSpec } from '../../api/agent/index.js';
-import type { DomainSpec, HypervisorType } from '../../hypervisor/domainxml/index.js';
+import type { DomainSpec, HypervisorType, LeaseSpec } from '../../hypervisor/domainxml/index.js';
 import type { StorageManager } from '../storage/types.js';
 import { errorKind } from '../server/errors.js';
 
@@ -14,6 +15,11 @@ export interface ResolveContext {
   storage: StorageManager;
   /** The host's best domain type ('kvm' when KVM works). */
   hostHypervisorType: () => Promise<HypervisorType>;
+  /**
+   * The whole-VM lease this host gives the domain, if any (see
+   * src/agent/leases/vm-lease.ts; it makes sure the lease file exists).
+   */
+  vmLease?: (uid: string) => Promise<LeaseSpec | undefined>;
 }
 
 /** The domain type for a requested acceleration on this host. */
@@ -95,5 +101,7 @@ export async function resolveVmSpec(uid: string, spec: VmSpec, ctx: ResolveConte
   };
   if (boot !== undefined) domain.boot = boot;
   if (spec.onLockFailure !== undefined) domain.onLockFailure = spec.onLockFailure;
+  const lease = await ctx.vmLease?.(uid);
+  if (lease !== undefined) domain.lease = lease;
   return domain;
 }

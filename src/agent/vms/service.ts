@@ -21,7 +21,7 @@ import type { StorageManager } from '../storage/types.js';
 import { describeDomain, isActive, parseOrUndefined } from './describe.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MigrationTracker } from './migrations.js';
-import { resolveVmSpec } from './resolve.js';
+import { resolveVmSpec, type ResolveContext } from './resolve.js';
 import { stopGracefully } from './stop.js';
 
 /** Options of a {@link VmService}. */
@@ -35,6 +35,8 @@ export interface VmServiceOptions {
   pollMs?: number;
   /** How long cancelling a migration waits for it to end before answering. */
   migrationCancelWaitMs?: number;
+  /** The whole-VM lease each defined domain gets (HA: src/agent/leases). */
+  vmLease?: ResolveContext['vmLease'];
 }
 
 /** VM verbs over a hypervisor driver and a storage manager. */
@@ -47,6 +49,7 @@ export class VmService {
   private readonly locks = new KeyedMutex();
   private readonly migrations: MigrationTracker;
   private hostType: HypervisorType | undefined;
+  private readonly vmLease: ResolveContext['vmLease'];
 
   constructor(options: VmServiceOptions) {
     this.driver = options.driver;
@@ -54,6 +57,7 @@ export class VmService {
     this.logger = options.logger;
     this.publish = options.publish;
     this.pollMs = options.pollMs ?? 500;
+    this.vmLease = options.vmLease;
     this.migrations = new MigrationTracker(this.driver, this.logger, this.publish, options.migrationCancelWaitMs);
   }
 
@@ -114,7 +118,7 @@ export class VmService {
         }
       }
 
-      const domainSpec = await resolveVmSpec(uid, spec, { storage: this.storage, hostHypervisorType: () => this.hostHypervisorType() });
+      const domainSpec = await resolveVmSpec(uid, spec, { storage: this.storage, hostHypervisorType: () => this.hostHypervisorType(), vmLease: this.vmLease });
       const specHash = computeSpecHash(domainSpec);
       if (existing !== undefined && parseOrUndefined(existing.xml)?.specHash === specHash) return describeDomain(existing);
 

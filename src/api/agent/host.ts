@@ -2,6 +2,20 @@
 import { z } from 'zod';
 import { timestamp } from './common.js';
 
+/**
+ * The lease mechanism guarding this host's VMs (libvirt's lock manager):
+ * `lockspace` is the directory of lockd's leases (`file_lockspace_dir`) or
+ * sanlock's automatic disk leases. Leases only prove anything across hosts
+ * when every host reports the same manager and the same lockspace, on
+ * storage they all see.
+ */
+export const hostLeases = z.object({
+  manager: z.enum(['lockd', 'sanlock', 'none']),
+  lockspace: z.string().optional(),
+});
+/** Lease capability of a host. */
+export type HostLeases = z.infer<typeof hostLeases>;
+
 /** `GET /v1/host/capabilities` */
 export const hostCapabilities = z.object({
   hostUUID: z.string(),
@@ -18,6 +32,8 @@ export const hostCapabilities = z.object({
   libvirtVersion: z.string(),
   qemuVersion: z.string(),
   agentVersion: z.string(),
+  /** Absent from agents older than leases: read as no lock manager. */
+  leases: hostLeases.default({ manager: 'none' }),
 });
 /** Host capabilities. */
 export type HostCapabilitiesResponse = z.infer<typeof hostCapabilities>;

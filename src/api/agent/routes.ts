@@ -19,6 +19,7 @@ import {
   storageDomainList,
   storageDomainParams,
   storageDomainStatus,
+  storageHeartbeatList,
   storageMetadata,
   volumeInfo,
   volumeList,
@@ -70,6 +71,7 @@ export const AGENT_ROUTES = {
   storageGet: route({ method: 'GET', path: '/v1/storage/domains/:name', params: storageDomainParams, body: undefined, response: storageDomainStatus, status: 200 }),
   storageConnect: route({ method: 'PUT', path: '/v1/storage/domains/:name', params: storageDomainParams, body: connectStorageRequest, response: storageDomainStatus, status: 200 }),
   storageDisconnect: route({ method: 'DELETE', path: '/v1/storage/domains/:name', params: storageDomainParams, body: undefined, response: disconnectStorageResponse, status: 200 }),
+  storageHeartbeats: route({ method: 'GET', path: '/v1/storage/domains/:name/heartbeats', params: storageDomainParams, body: undefined, response: storageHeartbeatList, status: 200 }),
   storageFormat: route({ method: 'POST', path: '/v1/storage/domains/:name/format', params: storageDomainParams, body: formatStorageRequest, response: storageMetadata, status: 200 }),
 
   volumeList: route({ method: 'GET', path: '/v1/storage/domains/:name/volumes', params: storageDomainParams, body: undefined, response: volumeList, status: 200 }),

@@ -69,6 +69,22 @@ export const storageDomainStatus = z.object({
       error: z.string().optional(),
     })
     .optional(),
+  /**
+   * This host's own storage heartbeat on the domain (see
+   * `storageHeartbeatList`). A failed write also turns `health.ok` false
+   * with the error, so anything that judges storage by its health (the
+   * host's NonOperational check) sees it.
+   */
+  heartbeat: z
+    .object({
+      ok: z.boolean(),
+      /** Last sequence number written (0: none yet). */
+      seq: z.int().nonnegative(),
+      /** When the last successful write happened (this host's clock). */
+      writtenAt: timestamp.optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
 });
 /** Storage domain status. */
 export type StorageDomainStatusResponse = z.infer<typeof storageDomainStatus>;
@@ -138,3 +154,27 @@ export type DeleteVolumeResponse = z.infer<typeof deleteVolumeResponse>;
 export const storageDomainParams = z.strictObject({ name: agentName });
 /** Path parameters of volume routes. */
 export const volumeParams = z.strictObject({ name: agentName, volume: agentName });
+
+/**
+ * One host's storage heartbeat as a reader sees it. `seq`, `bootId` and
+ * `writtenAt` are what the writer put in its file; `ageSeconds` is measured
+ * by the reading agent alone: the time, on the reader's monotonic clock,
+ * since it first saw the current (bootId, seq). Neither host's wall clock
+ * enters it, so clock skew between hosts cannot make a live host look dead
+ * or a dead one alive. A heartbeat first seen by a reader that just started
+ * counts from then: its age may understate, never overstate, the truth.
+ */
+export const storageHeartbeat = z.object({
+  host: z.string(),
+  bootId: z.string(),
+  seq: z.int().nonnegative(),
+  writtenAt: timestamp,
+  ageSeconds: z.number().nonnegative(),
+});
+/** A storage heartbeat. */
+export type StorageHeartbeat = z.infer<typeof storageHeartbeat>;
+
+/** `GET /v1/storage/domains/{name}/heartbeats` */
+export const storageHeartbeatList = z.object({ items: z.array(storageHeartbeat) });
+/** Heartbeats of every host on one storage domain. */
+export type StorageHeartbeatList = z.infer<typeof storageHeartbeatList>;

@@ -133,6 +133,13 @@ export const vmInfo = z.object({
     .array(z.object({ name: z.string().optional(), target: z.string(), path: z.string().optional(), readOnly: z.boolean() }))
     .optional(),
   nics: z.array(z.object({ name: z.string().optional(), mac: z.string(), bridge: z.string().optional() })).optional(),
+  /**
+   * True while the domain holds at least one lock-manager lease on this host
+   * (observed, not assumed: see src/agent/leases/held.ts). False when it is
+   * not running, paused (libvirt releases leases on pause), or the host has
+   * no lock manager the agent can observe. Absent from older agents: false.
+   */
+  leaseProtected: z.boolean().default(false),
 });
 /** A VM as reported. */
 export type VmInfo = z.infer<typeof vmInfo>;

@@ -7,6 +7,7 @@
 import { buildSerialConsole } from './console.js';
 import { buildDisks } from './disks.js';
 import { buildInterfaces } from './interfaces.js';
+import { buildLease } from './lease.js';
 import type { DomainSpec, GraphicsSpec, XmlElement } from './types.js';
 
 /** Listen address of VNC when the spec does not give one. */
@@ -51,6 +52,7 @@ export function buildDevices(spec: DomainSpec): XmlElement {
   const devices: XmlElement = {};
   if (spec.disks.length > 0) devices.disk = buildDisks(spec.disks);
   devices.controller = buildControllers(spec);
+  if (spec.lease !== undefined) devices.lease = buildLease(spec.lease);
   if (spec.interfaces.length > 0) devices.interface = buildInterfaces(spec.interfaces);
   const { serial, console } = buildSerialConsole();
   devices.serial = serial;

@@ -67,10 +67,17 @@ export function diskAlias(name: string): string {
 /** One `<disk>` element for a disk and its already assigned target. */
 export function buildDisk(disk: DiskSpec, target: string): XmlElement {
   const device = disk.device ?? 'disk';
+  const driver: XmlElement = { '@_name': 'qemu', '@_type': disk.format, '@_cache': disk.cache ?? DEFAULT_DISK_CACHE };
+  // Pause the VM on a read or write error instead of passing the error to
+  // the guest (QEMU's default pauses only on ENOSPC): a guest whose storage
+  // failed under it then stops writing, shows as paused (reason ioerror), and
+  // the HA logic can kill it and restart it elsewhere (oVirt does the same).
+  // A cdrom keeps reporting errors: a bad ISO must not freeze the VM.
+  if (device === 'disk') driver['@_error_policy'] = 'stop';
   const el: XmlElement = {
     '@_type': 'file',
     '@_device': device,
-    driver: { '@_name': 'qemu', '@_type': disk.format, '@_cache': disk.cache ?? DEFAULT_DISK_CACHE },
+    driver,
     source: { '@_file': disk.path },
     target: { '@_dev': target, '@_bus': disk.bus },
   };

@@ -146,6 +146,19 @@ export interface OwnerRef {
  */
 export type LockFailureAction = 'poweroff' | 'pause' | 'ignore';
 
+/**
+ * A lock-manager lease of the whole VM (`<lease>`): the lock manager holds
+ * the resource `key` in the lockspace `<targetPath>/<lockspace>` for as long
+ * as the VM runs. With libvirt's lockd that lockspace must be one virtlockd
+ * registered (its `file_lockspace_dir`); see src/agent/leases/vm-lease.ts.
+ */
+export interface LeaseSpec {
+  lockspace: string;
+  key: string;
+  /** Absolute path; the lease file is `<targetPath>/<lockspace>/<key>`. */
+  targetPath: string;
+}
+
 /** Hypervisor-level description of a VM, as the agent hands it to the driver. */
 export interface DomainSpec {
   /**
@@ -186,6 +199,8 @@ export interface DomainSpec {
   graphics?: GraphicsSpec;
   /** Action on lease loss; absent = libvirt's default. */
   onLockFailure?: LockFailureAction;
+  /** A lease of the VM itself, besides any automatic disk leases; none by default. */
+  lease?: LeaseSpec;
 }
 
 /**

@@ -36,6 +36,9 @@ const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
 /** Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no `/` or whitespace. */
 const BRIDGE_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
 
+/** Lease lockspace and key names: one path component each (libvirt joins them into a file path). */
+const LEASE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,255}$/;
+
 const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 
 /** Checks a host path: absolute, no `..` segment (no escaping a storage domain), no control characters. */
@@ -193,6 +196,15 @@ export function validateDomainSpec(spec: DomainSpec): string[] {
   }
   if (spec.onLockFailure !== undefined) {
     errs.push(...oneOf('onLockFailure', spec.onLockFailure, ['poweroff', 'pause', 'ignore'] as const));
+  }
+  if (spec.lease !== undefined) {
+    for (const field of ['lockspace', 'key'] as const) {
+      const v: unknown = spec.lease[field];
+      if (typeof v !== 'string' || !LEASE_NAME_PATTERN.test(v) || v === '.' || v === '..') {
+        errs.push(`lease.${field}: "${String(v)}" must be 1-255 characters of [A-Za-z0-9_.-]`);
+      }
+    }
+    errs.push(...pathErrors('lease.targetPath', spec.lease.targetPath));
   }
   return errs;
 }

@@ -28,10 +28,20 @@ const RULES: readonly Rule[] = [
     pattern:
       /failed to connect to the hypervisor|unable to connect to server|Connection refused|No route to host|Connection reset|End of file while reading data|Cannot recv data|Cannot write data|client socket is closed|connection closed|Broken pipe|timed out/i,
   },
-  // Disk locks: QEMU's own image locking, libvirt's lockd and sanlock.
+  // Leases and disk locks, as captured on the test bed (libvirt 9.0, QEMU 7.2):
+  // - lockd (virtlockd) refusing a lease another host holds, for an explicit
+  //   <lease> or an automatic disk lease:
+  //   "resource busy: Lockspace resource '<key>' is locked";
+  // - QEMU's own image locking, which fires first for a disk that another
+  //   QEMU has open (QEMU opens images before libvirt acquires leases, at the
+  //   start of the guest CPUs): "... Failed to get "write" lock / Is another
+  //   process using the image [...]";
+  // - sanlock's wording (quoted from libvirt's sanlock driver, not captured:
+  //   no sanlock here): "Failed to acquire lock: ...".
   {
     kind: 'LeaseHeld',
-    pattern: /Failed to get "?(write|shared "?write|read)"? lock|Failed to acquire lock|resource busy|Lease is held|lockspace.*in use/i,
+    pattern:
+      /Lockspace resource '[^']*' is locked|Failed to get "?(write|shared "?write|read)"? lock|Failed to acquire lock|resource busy|Lease is held|lockspace.*in use/i,
   },
   { kind: 'NotFound', pattern: /Domain not found|failed to get domain|no domain with matching/i },
   {

@@ -24,6 +24,7 @@ describe('host verbs', () => {
       libvirtVersion: '9.0.0',
       qemuVersion: '7.2.0',
       agentVersion: '1.2.3',
+      leases: { manager: 'none' },
     });
   });
 

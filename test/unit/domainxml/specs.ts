@@ -84,11 +84,31 @@ export const kvmIsoInstaller: DomainSpec = {
   interfaces: [{ name: 'default', bridge: 'br0', mac: '52:54:00:aa:bb:cc', model: 'virtio' }],
 };
 
+/**
+ * Kernel-boot-only TCG VM (no disk to lease) with a whole-VM lease in lockd's
+ * lockspace: libvirt acquires `/srv/drover/shared/lockspace/<uid>`.
+ */
+export const tcgKernelOnlyLease: DomainSpec = {
+  uid: '3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a09',
+  name: 'ha_kernel-only',
+  title: 'ha/kernel-only',
+  owner: { namespace: 'ha', name: 'kernel-only' },
+  hypervisor: 'qemu',
+  cpu: { cores: 1, mode: 'host-model' },
+  memoryMiB: 192,
+  boot: { kernel: '/srv/drover/shared/images/guest/vmlinuz', initrd: '/srv/drover/shared/images/guest/initrd.img', cmdline: 'console=ttyS0' },
+  disks: [],
+  interfaces: [{ name: 'mgmt', bridge: 'br0', mac: '52:54:00:95:00:21', model: 'virtio' }],
+  onLockFailure: 'poweroff',
+  lease: { lockspace: 'lockspace', key: '3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a09', targetPath: '/srv/drover/shared' },
+};
+
 /** The specs with committed golden files, by golden file name. */
 export const goldenSpecs: Record<string, DomainSpec> = {
   'tcg-minimal': tcgMinimal,
   'kvm-2disks-2nics-bootorder': kvmTwoDisksTwoNics,
   'kvm-iso-installer': kvmIsoInstaller,
+  'tcg-kernel-only-lease': tcgKernelOnlyLease,
 };
 
 /** A deep copy, so a test can change a spec without touching the shared one. */

@@ -15,6 +15,8 @@ describe('classifyLibvirtError on captured virsh errors', () => {
     ['err-abort-nojob.txt', 'Conflict'],
     ['err-name-exists.txt', 'Conflict'],
     ['err-lease.txt', 'LeaseHeld'],
+    ['err-lease-lockd.txt', 'LeaseHeld'],
+    ['err-lease-qemu-image-lock.txt', 'LeaseHeld'],
     ['err-bad-machine.txt', 'InvalidSpec'],
     ['err-xml.txt', 'InvalidSpec'],
     ['err-missing-disk.txt', 'InvalidSpec'],

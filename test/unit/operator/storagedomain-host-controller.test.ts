@@ -265,7 +265,7 @@ describe('hostReconciler', () => {
     const vm = await env.client.create(Resources.VirtualMachine, vmObj('pinned', NS, {}, {}, 'local'));
     env.client.setStatus(Resources.VirtualMachine, NS, 'pinned', { phase: 'Running', host: 'h1' });
     env.agents.connect(`${NS}/h1`);
-    env.agents.agent(`${NS}/h1`).vms.set(vm.metadata.uid!, { uid: vm.metadata.uid!, name: 'prod_pinned', state: 'running', persistent: true, owned: true });
+    env.agents.agent(`${NS}/h1`).vms.set(vm.metadata.uid!, { uid: vm.metadata.uid!, name: 'prod_pinned', state: 'running', persistent: true, owned: true, leaseProtected: false });
     env.agents.sync(`${NS}/h1`);
     await env.reconcile(hostReconciler, `${NS}/h1`);
     expect(env.agents.calls.find((c) => c.verb === 'stopVm')?.args).toEqual([vm.metadata.uid, { timeoutSeconds: 60 }]);

@@ -293,7 +293,7 @@ describe('VirtualMachineMigration', () => {
     for (const name of ['a', 'b']) {
       const created = await env.client.create(Resources.VirtualMachine, vmObj(name, NS, {}, { finalizers: [FINALIZER] }));
       env.client.setStatus(Resources.VirtualMachine, NS, name, { phase: 'Running', host: 'h1' });
-      env.agents.agent(`${NS}/h1`).vms.set(created.metadata.uid!, { uid: created.metadata.uid!, name: `${NS}_${name}`, state: 'running', persistent: true, owned: true });
+      env.agents.agent(`${NS}/h1`).vms.set(created.metadata.uid!, { uid: created.metadata.uid!, name: `${NS}_${name}`, state: 'running', persistent: true, owned: true, leaseProtected: false });
       await env.client.create(Resources.VirtualMachineMigration, migrationObj(`mig-${name}`, NS, name));
     }
     await settle();

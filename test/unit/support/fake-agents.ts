@@ -95,7 +95,7 @@ export class FakeHostAgent {
       defineVm: async (uid: string, spec: { name: string; owner: { namespace: string; name: string } }) => {
         rec('defineVm', uid, spec);
         const prev = this.vms.get(uid);
-        const info: VmInfo = { uid, name: spec.name, state: prev?.state ?? 'shut off', persistent: true, owned: true, owner: spec.owner };
+        const info: VmInfo = { uid, name: spec.name, state: prev?.state ?? 'shut off', persistent: true, owned: true, owner: spec.owner, leaseProtected: false };
         this.vms.set(uid, info);
         return info;
       },
@@ -182,6 +182,7 @@ export class FakeAgentConnections implements AgentConnections {
         libvirtVersion: '9.0.0',
         qemuVersion: '7.2.0',
         agentVersion: '0.1.0',
+        leases: { manager: 'none' },
       },
       stats: { cpuUsagePercent: 3, memory: { totalBytes: memoryBytes, freeBytes: memoryBytes / 2, availableBytes: memoryBytes / 2 }, loadAverage: { one: 0.1, five: 0.1, fifteen: 0.1 }, runningVMs: 0, time: at.toISOString() },
       bootId: 'boot1',

@@ -16,6 +16,7 @@ import {
 } from '../../../../src/hypervisor/driver.js';
 import type {
   DomainMetadata,
+  DomainRoot,
   DomainStatus,
   StorageConnection,
   StorageManager,
@@ -347,6 +348,10 @@ export class FakeStorage implements StorageManager {
   async list(): Promise<DomainStatus[]> {
     this.record('list');
     return [...this.domains.values()].map((d) => this.status_(d));
+  }
+  async roots(): Promise<DomainRoot[]> {
+    this.record('roots');
+    return [...this.domains.values()].filter((d) => d.connected).map((d) => ({ name: d.name, root: d.root, attached: true }));
   }
   async createVolume(domain: string, volume: string, sizeBytes: number, format: 'qcow2' | 'raw' = 'qcow2'): Promise<VolumeInfo> {
     this.record('createVolume', domain, volume, sizeBytes, format);
