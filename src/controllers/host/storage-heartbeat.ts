@@ -9,21 +9,6 @@ import { errorMessage } from '../../runtime/errors.js';
 import { objectKey } from '../../runtime/keys.js';
 import type { OperatorContext } from '../context.js';
 
-/** One heartbeat as an agent reports it (`GET /v1/storage-domains/{name}/heartbeats`). */
-export interface StorageHeartbeatItem {
-  host: string;
-  bootId?: string;
-  seq?: number;
-  writtenAt?: string;
-  /** Age as the reading host measured it. */
-  ageSeconds: number;
-}
-
-/** The agent call this needs (AgentClient.storageHeartbeats). */
-interface HeartbeatReader {
-  storageHeartbeats(domain: string): Promise<{ items: StorageHeartbeatItem[] }>;
-}
-
 /** Shared (not LocalFS) Active storage domains of the namespace. */
 function sharedDomains(ctx: OperatorContext, namespace: string | undefined): string[] {
   return ctx.informers.storageDomains
@@ -53,8 +38,8 @@ export async function observeStorageHeartbeat(
     if (peer.metadata.name === hostName) continue;
     const key = objectKey(namespace, peer.metadata.name);
     if (ctx.agents.link(key)?.state !== 'Connected') continue;
-    const client = ctx.agents.client(key) as unknown as Partial<HeartbeatReader> | undefined;
-    if (!client?.storageHeartbeats) continue;
+    const client = ctx.agents.client(key);
+    if (!client) continue;
     const connected = new Set(((peer.status as HostStatus | undefined)?.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name));
     for (const domain of domains.filter((d) => connected.has(d))) {
       try {

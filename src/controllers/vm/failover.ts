@@ -5,10 +5,13 @@
  * instance no longer runs —
  * - `Fenced`: the host's fence agent confirmed it powered the host off
  *   during this outage (Host status.fencing);
- * - `LeaseFree`: the VM's disks are guarded by storage leases (libvirt's
- *   lockd/sanlock on both hosts), so a start elsewhere can only succeed once
- *   the old QEMU no longer holds them; the start itself is the test, and a
- *   `LeaseHeld` refusal leaves everything as it was.
+ * - `LeaseFree`: the VM is guarded by storage leases (libvirt's lockd on
+ *   both hosts, one lockspace on shared storage: the agent gives every
+ *   domain a whole-VM lease, and every writable disk has its own), so a
+ *   start elsewhere can only succeed once the old QEMU no longer holds them;
+ *   the start itself is the test, and a `LeaseHeld` refusal leaves everything
+ *   as it was. (sanlock is reported by agents, but they cannot observe its
+ *   leases, so it is no proof here.)
  * Without proof the VM stays `Unknown` and says why (`FailoverBlocked`).
  *
  * HA VMs are restarted in `highAvailability.priority` order; non-HA VMs of a
@@ -16,7 +19,7 @@
  * {@link failOver}.
  */
 import { AgentApiError, isActive } from '../../api/agent/index.js';
-import { ConditionType, metaTime, Reason, type HostStatus, type VirtualMachine, type VirtualMachineStatus } from '../../api/index.js';
+import { ConditionType, metaTime, Reason, type HostStatus, type VirtualMachineStatus } from '../../api/index.js';
 import type { ReconcileResult } from '../../runtime/controller.js';
 import { errorMessage } from '../../runtime/errors.js';
 import { objectKey } from '../../runtime/keys.js';
@@ -34,7 +37,7 @@ const FAILOVER_POLL_MS = 1_000;
 const BLOCKED_RETRY_MS = 5_000;
 
 /** Lease managers whose leases make a successful start a proof. */
-const LEASE_MANAGERS = new Set(['lockd', 'sanlock']);
+const LEASE_MANAGERS = new Set(['lockd']);
 
 /** What is known about the silent host. */
 export interface SilentHost {
@@ -43,8 +46,9 @@ export interface SilentHost {
   silentForMs: number;
   phase: string | undefined;
   fencing: HostStatus['fencing'];
-  /** Its lock manager, from its last capabilities. */
+  /** Its lock manager and lockspace, from its last capabilities. */
   leaseManager: string | undefined;
+  leaseLockspace?: string | undefined;
 }
 
 /** The verdict on restarting a VM elsewhere. */
@@ -53,21 +57,16 @@ export type FailoverVerdict =
   | { kind: 'wait'; message: string; recheckMs: number }
   | { kind: 'blocked'; reason: string; message: string };
 
-/** True when the VM has a writable disk on a storage domain: the thing a storage lease guards. */
-export function hasLeasableDisk(vm: VirtualMachine): boolean {
-  return (vm.spec.disks ?? []).some((d) => !d.readOnly);
-}
-
 /** Decides whether (and with which proof) a VM of `host` may start elsewhere. */
-export function failoverVerdict(vm: VirtualMachine, host: SilentHost, leaseFailoverAfterMs: number): FailoverVerdict {
+export function failoverVerdict(host: SilentHost, leaseFailoverAfterMs: number): FailoverVerdict {
   if (host.fencing?.state === 'Fenced') return { kind: 'proof', proof: 'Fenced' };
-  const leased = hasLeasableDisk(vm) && host.leaseManager !== undefined && LEASE_MANAGERS.has(host.leaseManager);
+  const leased = host.leaseManager !== undefined && LEASE_MANAGERS.has(host.leaseManager);
   if (leased) {
     const left = leaseFailoverAfterMs - host.silentForMs;
     if (left > 0) return { kind: 'wait', message: `host ${host.name} silent for ${Math.round(host.silentForMs / 1000)} s; trying elsewhere (storage lease) after ${leaseFailoverAfterMs / 1000} s`, recheckMs: Math.min(left + 50, 5_000) };
     return { kind: 'proof', proof: 'LeaseFree' };
   }
-  const why = !hasLeasableDisk(vm) ? 'the VM has no writable disk to hold a storage lease' : `host ${host.name} runs no lease manager (${host.leaseManager ?? 'unknown'})`;
+  const why = `host ${host.name} has no storage leases Drover can rely on (lock manager: ${host.leaseManager ?? 'unknown'})`;
   if (host.phase !== 'NonResponsive') {
     return { kind: 'wait', message: `host ${host.name} is not answering; waiting for it to be NonResponsive and fenced (${why})`, recheckMs: 2_000 };
   }
@@ -87,13 +86,14 @@ export function silentHost(ctx: OperatorContext, namespace: string | undefined, 
   const status = (object?.status ?? {}) as HostStatus;
   const link = ctx.agents.link(objectKey(namespace, name));
   const last = link?.lastHeartbeat?.getTime() ?? (status.lastHeartbeatTime ? Date.parse(status.lastHeartbeatTime) : undefined);
-  const leases = (link?.capabilities as { leases?: { manager?: string } } | undefined)?.leases;
+  const leases = link?.capabilities?.leases;
   return {
     name,
     silentForMs: last === undefined ? Number.POSITIVE_INFINITY : Math.max(0, ctx.now().getTime() - last),
     phase: status.phase,
     fencing: status.fencing,
     leaseManager: leases?.manager,
+    leaseLockspace: leases?.lockspace,
   };
 }
 
@@ -121,8 +121,8 @@ function chooseTarget(ctx: OperatorContext, w: Work, from: SilentHost, proof: 'F
   const hosts = ctx.informers.hosts.list(namespace).filter((h) => {
     if (h.metadata.name === from.name) return false;
     if (proof !== 'LeaseFree') return true;
-    const caps = ctx.agents.link(objectKey(namespace, h.metadata.name))?.capabilities as { leases?: { manager?: string } } | undefined;
-    return caps?.leases?.manager === from.leaseManager;
+    const leases = ctx.agents.link(objectKey(namespace, h.metadata.name))?.capabilities?.leases;
+    return leases?.manager === from.leaseManager && leases?.lockspace === from.leaseLockspace;
   });
   const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== w.uid);
   const result = schedule(vmRequest(w.vm), hostViews(hosts, others, w.placements), schedulingPolicy(ctx.informers.managers.list(namespace)));
@@ -170,7 +170,7 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
     return { requeueAfter: 2_000 };
   }
 
-  const verdict = failoverVerdict(vm, from, settings.availability.leaseFailoverAfterSeconds * 1000);
+  const verdict = failoverVerdict(from, settings.availability.leaseFailoverAfterSeconds * 1000);
   if (verdict.kind === 'wait') {
     setPhase(w, 'Unknown', false, 'HostNotResponding', verdict.message);
     return { requeueAfter: verdict.recheckMs };

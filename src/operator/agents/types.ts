@@ -64,6 +64,7 @@ export type AgentApi = Pick<
   | 'connectStorageDomain'
   | 'disconnectStorageDomain'
   | 'formatStorageDomain'
+  | 'storageHeartbeats'
   | 'listVolumes'
   | 'getVolume'
   | 'createVolume'

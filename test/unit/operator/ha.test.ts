@@ -133,10 +133,11 @@ describe('VM failover with a storage lease as the proof', () => {
     expect(env.agents.agent(`${NS}/h2`).vms.has(uid)).toBe(false);
   });
 
-  it('without a lease (no writable disk) an HA VM waits for fencing, and says FencingFailed when fencing cannot happen', async () => {
+  it('without storage leases (no lock manager on the host) an HA VM waits for fencing, and says FencingFailed when fencing cannot happen', async () => {
     env = await startEnv();
     await twoHosts();
-    const uid = await vmOnH1({ highAvailability: { enabled: true }, disks: [{ name: 'root', storageDomain: 'data', size: '1Gi', readOnly: true, bootOrder: 1 }] });
+    env.agents.setLeases(`${NS}/h1`, 'none');
+    const uid = await vmOnH1({ highAvailability: { enabled: true } });
     await h1Silent(120, 'NonResponsive', { fencing: { state: 'Skipped', reason: 'NoPowerManagement', message: 'no power management' } });
     await reconcileVm();
     expect(vmStatus().phase).toBe('Unknown');

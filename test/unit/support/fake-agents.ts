@@ -24,7 +24,7 @@ export class FakeHostAgent {
   failures = new Map<string, AgentApiError>();
   migrations = new Map<string, { state: 'running' | 'succeeded' | 'failed' | 'cancelled'; destinationURI: string }>();
   /** Storage heartbeats this agent reads on each domain (GET /v1/storage-domains/{name}/heartbeats). */
-  heartbeats = new Map<string, Array<{ host: string; ageSeconds: number }>>();
+  heartbeats = new Map<string, Array<{ host: string; ageSeconds: number; bootId?: string; seq?: number; writtenAt?: string }>>();
   /** Awaited at the start of the verb of that name (startVm), e.g. to hold calls in flight. */
   hooks = new Map<string, () => Promise<void>>();
 
@@ -47,7 +47,7 @@ export class FakeHostAgent {
       if (!v) throw new AgentApiError(404, 'NotFound', `no domain ${uid}`);
       return v;
     };
-    const api: Partial<Record<keyof AgentApi | 'storageHeartbeats', unknown>> = {
+    const api: Partial<Record<keyof AgentApi, unknown>> = {
       capabilities: async () => { rec('capabilities'); throw new Error('unused'); },
       stats: async () => { rec('stats'); throw new Error('unused'); },
       listStorageDomains: async () => ({ items: [...this.storage.values()] }),
@@ -193,7 +193,7 @@ export class FakeAgentConnections implements AgentConnections {
   /** Sets the lock manager a link's capabilities report. */
   setLeases(key: string, manager: 'lockd' | 'sanlock' | 'none'): void {
     const l = this.links.get(key);
-    if (l?.capabilities) (l.capabilities as { leases?: unknown }).leases = { manager };
+    if (l?.capabilities) l.capabilities.leases = { manager };
   }
 
   /** Makes a link silent since `since`: Unreachable, keeping what it knew. */
