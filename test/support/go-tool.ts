@@ -11,10 +11,11 @@ import { join, resolve } from 'node:path';
 import { cacheRoot } from '../../src/dev/controlplane.js';
 import { run } from '../../src/dev/exec.js';
 
-/** The tools under tools/, with the module whose version names the build. */
+/** The tools: their module under tools/, the package built, and the module whose version names the build. */
 const TOOLS = {
-  kstatus: 'sigs.k8s.io/cli-utils',
-  promql: 'github.com/prometheus/prometheus',
+  kstatus: { dir: 'kstatus', pkg: '.', module: 'sigs.k8s.io/cli-utils' },
+  promql: { dir: 'promql', pkg: '.', module: 'github.com/prometheus/prometheus' },
+  'controller-gen': { dir: 'monitoring-crds', pkg: 'sigs.k8s.io/controller-tools/cmd/controller-gen', module: 'sigs.k8s.io/controller-tools' },
 } as const;
 
 /** A tool's name. */
@@ -22,22 +23,28 @@ export type GoTool = keyof typeof TOOLS;
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
-/** Builds `tools/<name>` unless a build of the same version and sources is cached; returns the binary's path. */
+/** The module directory of a tool, tools/<dir>. */
+export function goToolDir(name: GoTool): string {
+  return join(repoRoot, 'tools', TOOLS[name].dir);
+}
+
+/** Builds a tool unless a build of the same version and sources is cached; returns the binary's path. */
 export async function ensureGoTool(name: GoTool): Promise<string> {
-  const dir = join(repoRoot, 'tools', name);
+  const dir = goToolDir(name);
+  const { module, pkg } = TOOLS[name];
   const files = readdirSync(dir).filter((f) => /\.(go|mod|sum)$/.test(f)).sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(f).update(readFileSync(join(dir, f)));
   const goMod = readFileSync(join(dir, 'go.mod'), 'utf8');
-  const version = new RegExp(`${TOOLS[name].replace(/\./g, '\\.')} (v\\S+)`).exec(goMod)?.[1];
-  if (!version) throw new Error(`tools/${name}/go.mod does not require ${TOOLS[name]}`);
+  const version = new RegExp(`${module.replace(/\./g, '\\.')} (v\\S+)`).exec(goMod)?.[1];
+  if (!version) throw new Error(`${dir}/go.mod does not require ${module}`);
   const binDir = join(cacheRoot(), 'tools', `${name}-${version}-${hash.digest('hex').slice(0, 12)}`);
   const binary = join(binDir, name);
   if (existsSync(binary)) return binary;
   await mkdir(join(cacheRoot(), 'tools'), { recursive: true });
   const tmp = await mkdtemp(join(cacheRoot(), 'tools', `.build-${name}-`));
   try {
-    await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', join(tmp, name), '.'], {
+    await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', join(tmp, name), pkg], {
       cwd: dir,
       env: { ...process.env, CGO_ENABLED: '0' },
     });
