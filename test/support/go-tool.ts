@@ -15,6 +15,7 @@ import { run } from '../../src/dev/exec.js';
 const TOOLS = {
   kstatus: { dir: 'kstatus', pkg: '.', module: 'sigs.k8s.io/cli-utils' },
   promql: { dir: 'promql', pkg: '.', module: 'github.com/prometheus/prometheus' },
+  'argocd-health': { dir: 'argocd-health', pkg: '.', module: 'github.com/yuin/gopher-lua' },
   'controller-gen': { dir: 'monitoring-crds', pkg: 'sigs.k8s.io/controller-tools/cmd/controller-gen', module: 'sigs.k8s.io/controller-tools' },
 } as const;
 
