@@ -53,5 +53,9 @@ describe('examples/gitops', () => {
     const keys = Object.keys(cm.data).sort();
     expect(keys).toEqual(KINDS.map((k) => `resource.customizations.health.drover.io_${k.kind}`).sort());
     for (const script of Object.values(cm.data)) expect(script).toMatch(/return \{ status = "Healthy"/);
+    // docs/gitops.md shows the VirtualMachine check as it is.
+    const doc = readFileSync(join(repoRoot(), 'docs/gitops.md'), 'utf8');
+    const shown = /```lua\n([\s\S]*?)```/.exec(doc)![1]!;
+    expect(shown.trim()).toBe(cm.data['resource.customizations.health.drover.io_VirtualMachine']!.trim());
   });
 });
