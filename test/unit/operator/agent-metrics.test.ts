@@ -45,8 +45,8 @@ describe('agent round-trip metrics', () => {
     const seconds = sample(text, 'drover_agent_heartbeat_duration_seconds_sum', { host: 'host-1' })!;
     expect(seconds).toBeGreaterThanOrEqual(0.025);
     expect(seconds).toBeLessThan(5);
-    // 30 ms lands above the 16 ms bucket and within 64 ms.
+    // At least 30 ms: above the 16 ms bucket (a loaded machine may take longer, never less).
     expect(sample(text, 'drover_agent_heartbeat_duration_seconds_bucket', { host: 'host-1', le: '0.016' })).toBe(0);
-    expect(sample(text, 'drover_agent_heartbeat_duration_seconds_bucket', { host: 'host-1', le: '0.064' })).toBe(1);
+    expect(sample(text, 'drover_agent_heartbeat_duration_seconds_bucket', { host: 'host-1', le: '+Inf' })).toBe(1);
   });
 });
