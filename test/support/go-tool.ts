@@ -45,7 +45,7 @@ export async function ensureGoTool(name: GoTool): Promise<string> {
   await mkdir(join(cacheRoot(), 'tools'), { recursive: true });
   const tmp = await mkdtemp(join(cacheRoot(), 'tools', `.build-${name}-`));
   try {
-    await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', join(tmp, name), pkg], {
+    await run('go', ['build', '-trimpath', '-buildvcs=false', '-ldflags=-s -w', '-o', join(tmp, name), pkg], {
       cwd: dir,
       env: { ...process.env, CGO_ENABLED: '0' },
     });
