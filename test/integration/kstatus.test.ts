@@ -136,6 +136,9 @@ describe('kstatus verdicts on the status the reconcilers write', () => {
     // The Manager reconciles; that VMs cannot be highly available yet is its HighlyAvailable condition (and an alert).
     expectVerdict('Manager without HA (HighlyAvailable=False)', Resources.Manager, 'm', 'Current', undefined, 'Healthy');
     await env.client.create(Resources.VirtualMachine, vmObj('web', NS, {}, F));
+    await settle();
+    // Known gap (reported): without any status, kstatus falls back to Current for a custom resource.
+    expectVerdict('VM just created, before the operator writes its status', Resources.VirtualMachine, 'web', 'Current', undefined, 'Progressing');
     await reconcile(virtualMachineReconciler, 'web');
     expectVerdict('VM Pending (NoHostAvailable)', Resources.VirtualMachine, 'web', 'InProgress', 'Pending', 'Degraded');
 
@@ -184,6 +187,7 @@ async function check(): Promise<void> {
   const actual = cases.map((c, i) => ({ state: c.state, verdict: got[i]!.status, message: got[i]!.message }));
   const expected = cases.map((c, i) => ({ state: c.state, verdict: c.expected, message: got[i]!.message }));
   expect(actual).toEqual(expected);
-  // Each Current comes from Ready=True, not from kstatus' fallback for kinds it cannot read ("Resource is current").
-  for (const a of actual.filter((x) => x.verdict === 'Current')) expect({ state: a.state, message: a.message }).toEqual({ state: a.state, message: 'Resource is Ready' });
+  // Each Current comes from Ready=True, not from kstatus' fallback for kinds it cannot read ("Resource is current"),
+  // but for an object without any status yet.
+  for (const a of actual.filter((x, i) => x.verdict === 'Current' && cases[i]!.object.status !== undefined)) expect({ state: a.state, message: a.message }).toEqual({ state: a.state, message: 'Resource is Ready' });
 }
