@@ -56,9 +56,11 @@ export class AgentMetrics {
       if (verb === 'stats') this.heartbeat.observe({ host }, seconds);
     };
     return new Proxy(client, {
-      get(target, property, receiver) {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof property !== 'string' || typeof value !== 'function' || NOT_VERBS.has(property)) return value;
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        // Bound to the real client, so its own internal calls are never timed as verbs.
+        if (typeof property !== 'string' || NOT_VERBS.has(property)) return (value as (...a: unknown[]) => unknown).bind(target);
         return (...args: unknown[]) => {
           const startedAt = performance.now();
           const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);

@@ -9,7 +9,7 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A link client whose verbs answer after 30 ms, refuse (409), or never reach the agent. */
 function client(): LinkClient {
-  return {
+  const fake: Record<string, unknown> = {
     stats: async () => {
       await delay(30);
       return { memoryFreeBytes: 1 };
@@ -21,7 +21,12 @@ function client(): LinkClient {
       throw new AgentApiError(0, 'Unreachable', 'connect ECONNREFUSED');
     },
     close: () => undefined,
-  } as unknown as LinkClient;
+    // The event stream reads `this`: it must be the real client, and is no timed verb.
+    events(this: unknown) {
+      return this === fake;
+    },
+  };
+  return fake as unknown as LinkClient;
 }
 
 describe('agent round-trip metrics', () => {
@@ -34,6 +39,7 @@ describe('agent round-trip metrics', () => {
     await expect(c.startVm('uid' as never)).rejects.toThrow('another host holds the disk');
     await expect(c.getVm('uid' as never)).rejects.toThrow('ECONNREFUSED');
     c.close();
+    expect((c.events as unknown as () => boolean)()).toBe(true);
 
     const text = registry.metrics();
     expect(sample(text, 'drover_agent_request_duration_seconds_count', { verb: 'stats' })).toBe(1);
@@ -41,6 +47,7 @@ describe('agent round-trip metrics', () => {
     // No answer, no round trip.
     expect(sample(text, 'drover_agent_request_duration_seconds_count', { verb: 'getVm' })).toBeUndefined();
     expect(sample(text, 'drover_agent_request_duration_seconds_count', { verb: 'close' })).toBeUndefined();
+    expect(sample(text, 'drover_agent_request_duration_seconds_count', { verb: 'events' })).toBeUndefined();
     expect(sample(text, 'drover_agent_heartbeat_duration_seconds_count', { host: 'host-1' })).toBe(1);
     const seconds = sample(text, 'drover_agent_heartbeat_duration_seconds_sum', { host: 'host-1' })!;
     expect(seconds).toBeGreaterThanOrEqual(0.025);
