@@ -27,8 +27,8 @@ async function createNamespaces(dir: string): Promise<void> {
   if (namespaces.length > 0) await kubectl(['apply', '--server-side', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'List', items: namespaces }));
 }
 
-/** `kubectl apply --dry-run=server -k dir`; server-side, as the README installs (the CRDs are too large for the last-applied annotation). */
-const dryRun = (dir: string) => kubectlResult(['apply', '--dry-run=server', '--server-side', '--force-conflicts', '-k', dir]);
+/** `kubectl apply --dry-run=server -k dir`, exactly as a user would run it (client-side apply; the CRDs fit its annotation). */
+const dryRun = (dir: string) => kubectlResult(['apply', '--dry-run=server', '-k', dir]);
 
 beforeAll(async () => {
   await installMonitoringCrds();

@@ -24,7 +24,7 @@ describe('examples/gitops', () => {
     for (const o of objects.filter((x) => x.kind !== 'Namespace')) expect(o.metadata.namespace).toBe('drover-production');
     // A dry run stores nothing: the namespace first, for real.
     await kubectl(['create', 'namespace', 'drover-production', '--dry-run=client', '-o', 'yaml']).then((r) => kubectl(['apply', '--server-side', '-f', '-'], r.stdout));
-    const r = await kubectlResult(['apply', '--dry-run=server', '--server-side', '-k', join(repoRoot(), environment)]);
+    const r = await kubectlResult(['apply', '--dry-run=server', '-k', join(repoRoot(), environment)]);
     expect(r.ok ? 'accepted' : r.stderr).toBe('accepted');
     expect((r.stdout.match(/\(server dry run\)/g) ?? []).length).toBe(objects.length);
   });
