@@ -66,7 +66,10 @@ if [ -z "$root" ]; then
   done
   node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' || die "Node.js 24 or later is required"
   if [ -n "$package" ]; then npm install --global --omit=dev "$package"; fi
-  [ -x /usr/local/bin/drover ] || ln -sf "$(command -v drover || die "drover is not installed: pass --package drover-X.Y.Z.tgz (npm pack)")" /usr/local/bin/drover
+  if [ ! -x /usr/local/bin/drover ]; then
+    drover_bin="$(command -v drover)" || die "drover is not installed: pass --package drover-X.Y.Z.tgz (npm run build && npm pack)"
+    ln -sf "$drover_bin" /usr/local/bin/drover
+  fi
 fi
 
 here="$(cd "$(dirname "$0")" && pwd)"
