@@ -16,6 +16,12 @@ export const ConditionType = {
   LiveMigratable: 'LiveMigratable',
   Connected: 'Connected',
   Drained: 'Drained',
+  /**
+   * kstatus' abnormal-true condition (what Flux, kpt and Argo CD's gitops
+   * engine read as Failed): True while the object cannot make progress until
+   * its spec changes (InvalidSpec, a failed migration record).
+   */
+  Stalled: 'Stalled',
 } as const;
 
 /** Reasons shared across kinds. */

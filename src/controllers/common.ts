@@ -35,16 +35,22 @@ export async function validateOrReport<S extends z.ZodType>(
   const status: CommonStatus = {
     ...previous,
     observedGeneration: object.metadata.generation,
-    conditions: setCondition(
-      previous.conditions,
-      {
-        type: ConditionType.Ready,
-        status: 'False',
-        reason: Reason.InvalidSpec,
-        message: result.message,
-        observedGeneration: object.metadata.generation,
-      },
-      ctx.now(),
+    conditions: withStalled(
+      ctx,
+      object,
+      setCondition(
+        previous.conditions,
+        {
+          type: ConditionType.Ready,
+          status: 'False',
+          reason: Reason.InvalidSpec,
+          message: result.message,
+          observedGeneration: object.metadata.generation,
+        },
+        ctx.now(),
+      ),
+      Reason.InvalidSpec,
+      result.message,
     ),
   };
   if (await writeStatusIfChanged(ctx.client, type, object, status)) {
@@ -83,7 +89,11 @@ export function isDeleting(object: KubeObject): boolean {
   return Boolean(object.metadata.deletionTimestamp);
 }
 
-/** Sets the Ready condition on a status, stamped with the object's generation. */
+/**
+ * Sets the Ready condition on a status, stamped with the object's generation.
+ * A reconcile that gets this far is making progress, so a Stalled condition
+ * left by an earlier pass (an invalid spec since fixed) is dropped.
+ */
 export function withReady(
   ctx: OperatorContext,
   object: KubeObject,
@@ -93,8 +103,26 @@ export function withReady(
   message: string,
 ): Condition[] {
   return setCondition(
-    conditions,
+    conditions?.filter((c) => c.type !== ConditionType.Stalled),
     { type: ConditionType.Ready, status: ready ? 'True' : 'False', reason, message, observedGeneration: object.metadata.generation },
+    ctx.now(),
+  );
+}
+
+/**
+ * Sets Stalled=True (kstatus: Failed): the object cannot make progress until
+ * its spec changes. {@link withReady} clears it on the next pass that does.
+ */
+export function withStalled(
+  ctx: OperatorContext,
+  object: KubeObject,
+  conditions: Condition[] | undefined,
+  reason: string,
+  message: string,
+): Condition[] {
+  return setCondition(
+    conditions,
+    { type: ConditionType.Stalled, status: 'True', reason, message, observedGeneration: object.metadata.generation },
     ctx.now(),
   );
 }

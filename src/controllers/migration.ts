@@ -18,7 +18,7 @@ import { objectKey } from '../runtime/keys.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { schedule } from '../scheduler/scheduler.js';
-import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
+import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady, withStalled } from './common.js';
 import type { OperatorContext } from './context.js';
 import { notMigratable } from './host/drain.js';
 import { errorMessage } from '../runtime/errors.js';
@@ -87,6 +87,8 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     const write = async (phase: NonNullable<MigrationStatus['phase']>, ready: [boolean, string, string]) => {
       status.phase = phase;
       status.conditions = withReady(ctx, object, status.conditions, ...ready);
+      // A failed migration is a final record: kstatus (Flux, kpt) reads Stalled as Failed.
+      if (phase === 'Failed') status.conditions = withStalled(ctx, object, status.conditions, ready[1], ready[2]);
       if ((await writeStatusIfChanged(ctx.client, Resources.VirtualMachineMigration, object, status)) && previous.phase !== phase) {
         ctx.events.event(object, phase === 'Failed' ? 'Warning' : 'Normal', phase, `${ready[2]}`);
       }

@@ -20,7 +20,7 @@ import { Controller } from '../runtime/controller.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { LeaderElector } from '../runtime/leader-election.js';
 import { defaultControllerRateLimiter } from '../runtime/backoff.js';
-import { Registry, RuntimeMetrics, defaultProcessMetrics } from '../runtime/metrics.js';
+import { createOperatorMetrics } from './metrics.js';
 import { Resources } from './resources.js';
 import { createEnrollmentServer, createOperatorPki } from './pki-wiring.js';
 
@@ -124,9 +124,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
   const enrollment = createEnrollmentServer({ listen: options.enrollListen, pki: operatorPki, client, events, log });
   await enrollment.listen();
 
-  const registry = new Registry();
-  defaultProcessMetrics(registry);
-  const runtimeMetrics = new RuntimeMetrics(registry);
+  // Environment gauges come from the caches, and only the leader exports them.
+  let leading = () => false;
+  const { registry, runtime: runtimeMetrics, agents: agentMetrics } = createOperatorMetrics({ informers, active: () => leading() });
   const health = new HealthServer({ host: options.healthHost, port: options.healthPort, registry, logger: log });
   const all = Object.values(informers);
   health.addReadyzCheck('informers-synced', () => all.every((i) => i.hasSynced()));
@@ -153,7 +153,11 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
         await Promise.all(all.map((i) => i.waitForSync()));
         if (signal.aborted) return;
         // Only the leader talks to agents: a standby must not heartbeat or drive hosts.
-        const agents = new AgentConnectionManager({ tlsFor: (ns) => operatorPki.pki.clientTls(ns), log: log.child({ component: 'agents' }) });
+        const agents = new AgentConnectionManager({
+          tlsFor: (ns) => operatorPki.pki.clientTls(ns),
+          log: log.child({ component: 'agents' }),
+          clientFactory: agentMetrics.clientFactory(),
+        });
         controllers = createControllers({ ...ctx, agents, leaderSince: new Date() }, {
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
@@ -179,6 +183,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
       onNewLeader: (leader) => log.info({ leader }, 'observed leader'),
     },
   });
+  leading = () => elector.isLeader();
   elector.start();
 
   const stop = async (): Promise<void> => {

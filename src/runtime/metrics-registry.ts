@@ -302,6 +302,11 @@ export class Registry {
     return this.collectors.flatMap((c) => c.collect()).filter((f) => f.samples.length > 0);
   }
 
+  /** Name and type of every registered family, exported yet or not (for checks of dashboards and alerts). */
+  describe(): Array<Pick<MetricFamily, 'name' | 'type'>> {
+    return this.collectors.flatMap((c) => c.collect()).map((f) => ({ name: f.name, type: f.type }));
+  }
+
   /** The text exposition (format 0.0.4) of every registered metric. */
   metrics(): string {
     return renderText(this.collect());

@@ -64,7 +64,8 @@ describe('examples pass the same command (control)', () => {
     .flatMap((file) =>
       parseAllDocuments(readFileSync(join(EXAMPLES_DIR, file), 'utf8'))
         .map((d) => d.toJS() as Record<string, any> | null)
-        .filter((o): o is Record<string, any> => o !== null && o['kind'] !== 'Namespace')
+        // Drover's objects only (examples/gitops also holds kustomizations and Argo CD / Flux objects).
+        .filter((o): o is Record<string, any> => o !== null && String(o['apiVersion']).startsWith('drover.io/'))
         .map((object) => ({ file, object })),
     );
 

@@ -95,7 +95,8 @@ describe('examples', () => {
     .flatMap((file) =>
       parseAllDocuments(readFileSync(join(EXAMPLES_DIR, file), 'utf8'))
         .map((d) => d.toJS() as Record<string, unknown> | null)
-        .filter((o): o is Record<string, unknown> => o !== null && o['kind'] !== 'Namespace')
+        // Drover's objects only (examples/gitops also holds kustomizations and Argo CD / Flux objects).
+        .filter((o): o is Record<string, unknown> => o !== null && String(o['apiVersion']).startsWith('drover.io/'))
         .map((object) => ({ file, object })),
     );
 
