@@ -18,6 +18,15 @@ type faultFS struct {
 
 func (f *faultFS) failing() bool { return f.cut.Load() }
 
+// noPassthrough keeps reads and writes of an open file going through us. The
+// loopback hands the kernel its backing file (FUSE passthrough, Linux 6.9+)
+// when it can, and the kernel then does the I/O without asking the daemon,
+// so a cut would never reach a running QEMU's disk.
+func noPassthrough(out *fuse.OpenOut) {
+	out.OpenFlags &^= fuse.FOPEN_PASSTHROUGH
+	out.BackingID = 0
+}
+
 func (f *faultFS) Lookup(c <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	if f.failing() {
 		return fuse.EIO
@@ -134,21 +143,27 @@ func (f *faultFS) Create(c <-chan struct{}, in *fuse.CreateIn, name string, out 
 	if f.failing() {
 		return fuse.EIO
 	}
-	return f.RawFileSystem.Create(c, in, name, out)
+	st := f.RawFileSystem.Create(c, in, name, out)
+	noPassthrough(&out.OpenOut)
+	return st
 }
 
 func (f *faultFS) Tmpfile(c <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
 	if f.failing() {
 		return fuse.EIO
 	}
-	return f.RawFileSystem.Tmpfile(c, in, out)
+	st := f.RawFileSystem.Tmpfile(c, in, out)
+	noPassthrough(&out.OpenOut)
+	return st
 }
 
 func (f *faultFS) Open(c <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	if f.failing() {
 		return fuse.EIO
 	}
-	return f.RawFileSystem.Open(c, in, out)
+	st := f.RawFileSystem.Open(c, in, out)
+	noPassthrough(out)
+	return st
 }
 
 func (f *faultFS) Read(c <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {

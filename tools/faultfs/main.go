@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -76,6 +77,9 @@ func serve(args []string) error {
 		// leases) instead of being local to this mount.
 		EnableLocks: true,
 		AllowOther:  true,
+		// Splicing from O_DIRECT files (QEMU's cache=none) fails with EINVAL
+		// on every read and falls back to copying anyway, logging each time.
+		DisableSplice: true,
 	}
 	ffs := &faultFS{RawFileSystem: fs.NewNodeFS(root, opts)}
 
@@ -113,6 +117,10 @@ func serve(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
+	// The server knows /dev/fuse only by its number: without this the *os.File
+	// becomes garbage, its finalizer closes the descriptor under the server,
+	// and the number is reused for a backing file.
+	runtime.KeepAlive(devFuse)
 	// Detach the mount so the host sees "no such directory content" rather
 	// than a dead connection (ENOTCONN) for whatever is still there.
 	umount := exec.Command("nsenter", "--mount="+*mountNs, "--", "umount", "-l", *mountpoint)
