@@ -24,3 +24,7 @@ export { cutLink, cutStorage, killHost, lastAgent, powerOn, powerState, restartA
 export type { PowerOnOptions, PowerState, TestbedRef } from './faults.js';
 export { ensureFaultfs, storageControl } from './faultfs.js';
 export type { StorageState } from './faultfs.js';
+export { FENCE_ACTIONS, FENCE_EXIT, parseFenceRequest } from './fence-protocol.js';
+export type { FenceAction, FenceRequest } from './fence-protocol.js';
+export { STATE_DIR_OPTION, runTestbedFence } from './fence-agent.js';
+export type { FenceResult } from './fence-agent.js';
