@@ -1,4 +1,4 @@
 /** The invariant checker: no VM runs on more than one host. */
-export { findViolations, parseVirshList, qemuDomain } from './violations.js';
-export type { DomainInstance, HostSample, Violation } from './violations.js';
+export { countsAsRunning, findViolations, parseVirshDomains, qemuDomain } from './violations.js';
+export type { HostSample, LibvirtDomain, QemuProcess, Violation } from './violations.js';
 export { sampleTestHost, sampleTestbed, sampleUri } from './sample.js';

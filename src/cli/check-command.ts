@@ -8,29 +8,25 @@
  *   drover check --testbed <state dir> [--json]   (test hosts, asked inside their namespaces)
  */
 import { parseArgs } from 'node:util';
-import { findViolations, sampleTestbed, sampleUri, type HostSample, type Violation } from '../check/index.js';
+import { countsAsRunning, findViolations, sampleTestbed, sampleUri, type HostSample, type Violation } from '../check/index.js';
 import { readState } from '../dev/testbed/index.js';
 
 const USAGE = 'usage: drover check (--uri URI [--uri URI...] | --testbed STATE_DIR) [--json]\n';
 
 /** The report `--json` prints. */
 export interface CheckReport {
-  hosts: { host: string; domains: { uuid: string; name: string }[]; error?: string }[];
+  hosts: { host: string; domains: { uuid: string; name: string; running: boolean }[]; error?: string }[];
   violations: Violation[];
 }
 
-/** Builds the report from samples (one entry per domain and host). */
+/** Builds the report from samples: every active domain per host (running: whether it counts as a running instance). */
 export function checkReport(samples: readonly HostSample[]): CheckReport {
   return {
-    hosts: samples.map((s) => {
-      const seen = new Map<string, string>();
-      for (const i of s.instances) if (!seen.has(i.uuid) || !seen.get(i.uuid)) seen.set(i.uuid, i.name);
-      return {
-        host: s.host,
-        domains: [...seen].map(([uuid, name]) => ({ uuid, name })),
-        ...(s.error !== undefined ? { error: s.error } : {}),
-      };
-    }),
+    hosts: samples.map((s) => ({
+      host: s.host,
+      domains: s.domains.map((d) => ({ uuid: d.uuid, name: d.name, running: countsAsRunning(d) })),
+      ...(s.error !== undefined ? { error: s.error } : {}),
+    })),
     violations: findViolations(samples),
   };
 }
@@ -68,7 +64,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     for (const h of report.hosts) {
-      process.stdout.write(h.error !== undefined ? `${h.host}: unreachable (${h.error})\n` : `${h.host}: ${h.domains.length} running\n`);
+      process.stdout.write(h.error !== undefined ? `${h.host}: unreachable (${h.error})\n` : `${h.host}: ${h.domains.filter((d) => d.running).length} running\n`);
     }
     for (const v of report.violations) {
       process.stdout.write(`VIOLATION: ${v.name || '(no name)'} ${v.uuid} runs ${v.instances} times: ${v.hosts.join(', ')}\n`);

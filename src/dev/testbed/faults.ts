@@ -25,7 +25,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runChecked, sleep } from './exec.js';
 import { type StorageState, storageControl } from './faultfs.js';
-import { isAlive, terminate } from './processes.js';
+import { type FoundProcess, isAlive, terminate } from './processes.js';
 import {
   type Testbed,
   type TestbedHost,
@@ -99,18 +99,31 @@ export async function storageState(ref: TestbedRef, hostName: string): Promise<S
 }
 
 /**
+ * The processes that make a host "on": QEMUs and the long-lived processes
+ * started for it (its daemons, its agent). Short-lived commands run inside
+ * it from outside (a probe's `virsh`, a test's `touch`) do not power it.
+ */
+async function residentProcesses(tb: Testbed, host: TestbedHost): Promise<FoundProcess[]> {
+  const recorded = tb.processes.filter((p) => p.host === host.name);
+  return (await hostProcesses(host)).filter(
+    (p) => p.comm.startsWith('qemu-system') || recorded.some((r) => r.pid === p.pid && r.startTime === p.startTime),
+  );
+}
+
+/**
  * Power loss: SIGKILL of every process in the host's namespaces (repeated
- * until none is left: a dying libvirtd may have forked) and its NIC down.
- * The host's faultfs storage path lives outside the host and stays.
+ * until no QEMU, daemon or agent is left: a dying libvirtd may have forked)
+ * and its NIC down. The host's faultfs storage path lives outside the host
+ * and stays.
  */
 export async function killHost(ref: TestbedRef, hostName: string, timeoutMs = 15_000): Promise<void> {
-  const { host } = await resolve(ref, hostName);
+  const { tb, host } = await resolve(ref, hostName);
   // NIC first: from this instant nothing of the host answers on the network.
   await setLink(host, 'down');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const procs = await hostProcesses(host);
-    if (procs.length === 0) return;
+    if ((await residentProcesses(tb, host)).length === 0) return;
     for (const p of procs) {
       if (!(await isAlive(p.pid, p.startTime))) continue;
       try {
@@ -124,10 +137,10 @@ export async function killHost(ref: TestbedRef, hostName: string, timeoutMs = 15
   }
 }
 
-/** 'on' while any process runs in the host's namespaces, 'off' when none does. */
+/** 'on' while a QEMU, daemon or agent of the host runs, 'off' when none does. */
 export async function powerState(ref: TestbedRef, hostName: string): Promise<PowerState> {
-  const { host } = await resolve(ref, hostName);
-  return (await hostProcesses(host)).length > 0 ? 'on' : 'off';
+  const { tb, host } = await resolve(ref, hostName);
+  return (await residentProcesses(tb, host)).length > 0 ? 'on' : 'off';
 }
 
 /** The agent last started on a host through the test bed (role `agent`, or an older record running `drover agent`). */
@@ -159,7 +172,7 @@ export interface PowerOnOptions {
  */
 export async function powerOn(ref: TestbedRef, hostName: string, opts: PowerOnOptions = {}): Promise<TestbedProcess | undefined> {
   const { tb, host } = await resolve(ref, hostName);
-  if ((await hostProcesses(host)).length > 0) return undefined;
+  if ((await residentProcesses(tb, host)).length > 0) return undefined;
   const runDir = path.join(host.runDir, 'run');
   for (const entry of await readdir(runDir).catch(() => [] as string[])) {
     await rm(path.join(runDir, entry), { recursive: true, force: true });
