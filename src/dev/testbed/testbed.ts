@@ -350,6 +350,9 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
   const qemuCapsCacheDir = path.resolve(opts.qemuCapsCacheDir ?? DEFAULT_QEMU_CAPS_CACHE_DIR);
 
   await preflight();
+  if (storageFaults && !existsSync('/dev/fuse')) {
+    throw new Error('storage faults need /dev/fuse (modprobe fuse), or pass storageFaults: false');
+  }
   if (await readState(stateDir)) await down(stateDir);
   await assertNoConflicts(subnet, namePrefix, hostsWanted);
 
