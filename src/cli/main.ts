@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `drover` command: `operator` runs the operator, `dev` manages the local
- * development environment, `agent` runs the host agent, `token` makes
- * bootstrap tokens for host enrollment.
+ * development environment (and fences test hosts), `agent` runs the host
+ * agent, `token` makes bootstrap tokens for host enrollment, `check` reports
+ * VMs running on more than one host.
  */
 // Each command is imported only when run: the agent must not load
 // @kubernetes/client-node (about 80 MiB of RSS) that only the operator uses.
@@ -17,6 +18,10 @@ commands:
              make a bootstrap token for host enrollment; prints <id>.<secret>
   dev up     start a local control plane, the operator and the examples
   dev down   stop everything 'dev up' started
+  dev fence-testbed
+             fence agent for the test bed (fence-agents protocol: name=value options on stdin)
+  check --uri URI [--uri URI...] | --testbed DIR [--json]
+             report any VM running on more than one host (exit 1 if so)
   version    print the version
 `;
 
@@ -29,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./agent-command.js')).agentCommand(rest);
     case 'token':
       return (await import('./token-command.js')).tokenCommand(rest);
+    case 'check':
+      return (await import('./check-command.js')).checkCommand(rest);
     case 'dev':
       return (await import('./dev-command.js')).devCommand(rest);
     case 'version':

@@ -140,7 +140,7 @@ function commonAgentArgs(host: Testbed['hosts'][number], options: AgentProcessOp
 async function startAgent(repoRoot: string, host: Testbed['hosts'][number], hostName: string, flags: string[]): Promise<DevAgent> {
   const logFile = join(host.logDir, 'agent.log');
   const argv = [process.execPath, join(repoRoot, 'dist', 'cli', 'main.js'), 'agent', ...flags];
-  const proc = await startOnHost(host, argv, logFile);
+  const proc = await startOnHost(host, argv, logFile, { role: 'agent' });
   return { host: host.name, hostName, ip: host.ip, pid: proc.pid, startTime: proc.startTime, port: AGENT_PORT, logFile, argv };
 }
 

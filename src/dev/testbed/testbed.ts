@@ -28,6 +28,7 @@ import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { type ExecOptions, type ExecResult, ExecError, run, runChecked, sleep } from './exec.js';
 import { libvirtConfigFiles } from './config.js';
+import { ensureFaultfs, faultfsArgv, storageControl } from './faultfs.js';
 import { type FoundProcess, isAlive, nsInode, procStartTime, processesInNamespaces, terminate } from './processes.js';
 import { DEFAULT_SUBNET, type TestbedSubnet, hostAddress, inSubnet, parseSubnet } from './subnet.js';
 
@@ -64,6 +65,14 @@ export interface TestbedOptions {
    * libvirt itself invalidates entries when QEMU, libvirt or the kernel change.
    */
   qemuCapsCacheDir?: string;
+  /**
+   * Give every host its own cuttable path to the shared directory (default
+   * true): a faultfs FUSE pass-through mounted over `sharedDir` inside the
+   * host's mount namespace, which {@link cutStorage} makes fail with EIO. The
+   * lockd lockspace then lives outside it, in `<stateDir>/lockspace`, so
+   * lease conflicts between hosts stay those of one real file system.
+   */
+  storageFaults?: boolean;
 }
 
 /** Default for {@link TestbedOptions.qemuCapsCacheDir}. */
@@ -99,7 +108,12 @@ export interface TestbedHost {
   hostUuid: string;
   /** Root-namespace end of the host's veth pair (member of the management bridge). */
   rootVeth: string;
+  /** Control socket of the host's faultfs storage path, when the test bed has storage faults. */
+  storageControl?: string;
 }
+
+/** What a recorded process is to its host (used to restart or power-cycle it). */
+export type ProcessRole = 'virtlogd' | 'virtlockd' | 'libvirtd' | 'agent' | 'faultfs';
 
 /** A long-lived process started inside a test host. */
 export interface TestbedProcess {
@@ -110,6 +124,10 @@ export interface TestbedProcess {
   startTime: number;
   argv: string[];
   logFile: string;
+  /** What the process is, when started with one (see {@link StartOptions.role}). */
+  role?: ProcessRole;
+  /** Extra environment it was started with (to start it again the same way). */
+  env?: Record<string, string>;
 }
 
 /** The whole test bed, as recorded in `<stateDir>/testbed.json`. */
@@ -124,8 +142,13 @@ export interface Testbed {
   bridge: string;
   /** Shared storage directory (same path in every host). */
   sharedDir: string;
-  /** virtlockd lockspace on shared storage, when lockd is on. */
+  /**
+   * virtlockd lockspace, when lockd is on: `<sharedDir>/lockspace`, or
+   * `<stateDir>/lockspace` with storage faults (outside the FUSE mounts).
+   */
   lockspaceDir?: string;
+  /** Whether each host reaches `sharedDir` through its own faultfs mount (absent in older state files: no). */
+  storageFaults?: boolean;
   /** Directory (bind-mounted onto itself, private) holding the namespace files. */
   nsDir: string;
   hosts: TestbedHost[];
@@ -218,6 +241,12 @@ export async function hostExec(host: TestbedHost, argv: readonly string[], opts:
 export interface StartOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /**
+   * What the process is to its host, recorded with it: the fault primitives
+   * restart an `agent` with the same argv ({@link restartAgent}) and power a
+   * host back on by starting its daemons again.
+   */
+  role?: ProcessRole;
 }
 
 /**
@@ -232,13 +261,28 @@ export async function startOnHost(
   logFile: string,
   opts: StartOptions = {},
 ): Promise<TestbedProcess> {
+  return startRecorded(host, ['nsenter', ...nsenterOptions(host)], argv, logFile, opts);
+}
+
+/**
+ * Starts a detached process for `host` (inside it when `prefix` is the
+ * nsenter prefix, in the root namespaces when empty) and records it.
+ */
+async function startRecorded(
+  host: TestbedHost,
+  prefix: readonly string[],
+  argv: readonly string[],
+  logFile: string,
+  opts: StartOptions,
+): Promise<TestbedProcess> {
   await mkdir(path.dirname(logFile), { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   for (const k of SUPERVISOR_ENV) delete env[k];
+  const full = [...prefix, ...argv];
   const fd = openSync(logFile, 'a');
   let pid: number;
   try {
-    const child = spawn('nsenter', [...nsenterOptions(host), ...argv], {
+    const child = spawn(full[0]!, full.slice(1), {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,
@@ -256,7 +300,15 @@ export async function startOnHost(
   if (startTime === undefined) {
     throw new Error(`${argv.join(' ')} on ${host.name} exited at once; see ${logFile}:\n${await tail(logFile)}`);
   }
-  const proc: TestbedProcess = { host: host.name, pid, startTime, argv: [...argv], logFile };
+  const proc: TestbedProcess = {
+    host: host.name,
+    pid,
+    startTime,
+    argv: [...argv],
+    logFile,
+    ...(opts.role ? { role: opts.role } : {}),
+    ...(opts.env ? { env: { ...opts.env } } : {}),
+  };
   await withState(host.stateDir, (s) => {
     s.processes.push(proc);
   });
@@ -293,10 +345,14 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     if (/["\\\s]/.test(p)) throw new Error(`test bed paths must not contain quotes, backslashes or whitespace: ${p}`);
   }
   const lockd = opts.lockd ?? true;
+  const storageFaults = opts.storageFaults ?? true;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const qemuCapsCacheDir = path.resolve(opts.qemuCapsCacheDir ?? DEFAULT_QEMU_CAPS_CACHE_DIR);
 
   await preflight();
+  if (storageFaults && !existsSync('/dev/fuse')) {
+    throw new Error('storage faults need /dev/fuse (modprobe fuse), or pass storageFaults: false');
+  }
   if (await readState(stateDir)) await down(stateDir);
   await assertNoConflicts(subnet, namePrefix, hostsWanted);
 
@@ -304,7 +360,12 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
   // QEMU runs as libvirt-qemu and must traverse the state and shared dirs.
   await chmod(stateDir, 0o755);
   const nsDir = path.join(stateDir, 'ns');
-  const lockspaceDir = lockd ? path.join(sharedDir, 'lockspace') : undefined;
+  // With storage faults the lockspace must not sit below the FUSE mounts:
+  // cutting a host's storage would otherwise also cut its view of the leases
+  // and detach anything mounted there. It stays one real directory that
+  // every host sees at the same path.
+  const lockspaceDir = lockd ? path.join(storageFaults ? stateDir : sharedDir, 'lockspace') : undefined;
+  const faultfs = storageFaults ? await ensureFaultfs() : undefined;
 
   const hosts: TestbedHost[] = [];
   for (let index = 1; index <= hostsWanted; index++) {
@@ -326,6 +387,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
       utsNsPath: path.join(nsDir, `${name}.uts`),
       hostUuid: randomUUID(),
       rootVeth: `${namePrefix}-v${index}`,
+      ...(storageFaults ? { storageControl: path.join(runDir, 'faultfs.sock') } : {}),
     });
   }
   const kvm = existsSync('/dev/kvm');
@@ -338,6 +400,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     bridge: `${namePrefix}-br`,
     sharedDir,
     ...(lockspaceDir ? { lockspaceDir } : {}),
+    storageFaults,
     nsDir,
     hosts,
     processes: [],
@@ -367,7 +430,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     await runChecked(['ip', 'link', 'set', tb.bridge, 'up']);
 
     await mkdir(qemuCapsCacheDir, { recursive: true, mode: 0o755 });
-    await Promise.all(hosts.map((h) => createHost(tb, h, qemuCapsCacheDir, readyTimeoutMs)));
+    await Promise.all(hosts.map((h) => createHost(tb, h, qemuCapsCacheDir, readyTimeoutMs, faultfs)));
     // libvirt probes each QEMU binary lazily, on first use, taking seconds
     // (per host, per binary). Pay it here, once: the first host fills the
     // shared cache, the others then find it valid.
@@ -394,7 +457,13 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
   }
 }
 
-async function createHost(tb: Testbed, h: TestbedHost, qemuCapsCacheDir: string, readyTimeoutMs: number): Promise<void> {
+async function createHost(
+  tb: Testbed,
+  h: TestbedHost,
+  qemuCapsCacheDir: string,
+  readyTimeoutMs: number,
+  faultfs: string | undefined,
+): Promise<void> {
   // Network: netns, veth pair into the management bridge, br0 inside.
   await runChecked(['ip', 'netns', 'add', h.name]);
   await runChecked(['ip', 'link', 'add', 'name', h.rootVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.name]);
@@ -453,14 +522,48 @@ async function createHost(tb: Testbed, h: TestbedHost, qemuCapsCacheDir: string,
   await hostExec(h, ['mount', '-t', 'sysfs', 'sysfs', '/sys']);
   await hostExec(h, ['mount', '--rbind', path.join(h.runDir, 'cgroup'), '/sys/fs/cgroup']);
 
+  if (faultfs && h.storageControl) await mountStorage(h, tb.sharedDir, faultfs, h.storageControl, readyTimeoutMs);
+  await startHostDaemons(tb, h, readyTimeoutMs);
+}
+
+/**
+ * Mounts the host's own faultfs view of `sharedDir` over `sharedDir` inside
+ * its mount namespace. The daemon runs in the root namespaces (where the
+ * real directory is reachable under the same path) and is recorded with the
+ * host, so down() stops it, but a power loss of the host ({@link
+ * hostProcesses}) does not: it plays the storage network, not the host.
+ */
+async function mountStorage(h: TestbedHost, sharedDir: string, faultfs: string, control: string, readyTimeoutMs: number): Promise<void> {
+  const argv = faultfsArgv(faultfs, { backing: sharedDir, mountpoint: sharedDir, mountNs: h.mountNsPath, control });
+  const proc = await startRecorded(h, [], argv, path.join(h.logDir, 'faultfs.log'), { role: 'faultfs' });
+  await waitFor(
+    async () => {
+      if (!(await isAlive(proc.pid, proc.startTime))) throw new Error(`faultfs for ${h.name} exited:\n${await tail(proc.logFile)}`);
+      return existsSync(control) && (await storageControl(control, 'status').catch(() => undefined)) === 'passthrough';
+    },
+    readyTimeoutMs,
+    `faultfs storage of ${h.name}`,
+  );
+  const fstype = (await hostExec(h, ['findmnt', '-n', '-o', 'FSTYPE', '--mountpoint', sharedDir])).stdout.trim();
+  if (fstype !== 'fuse.faultfs') throw new Error(`${sharedDir} on ${h.name} is ${fstype || 'not a mount'}, not fuse.faultfs`);
+}
+
+/**
+ * Starts a host's libvirt daemons (virtlogd, virtlockd when the test bed
+ * uses lockd, libvirtd) and waits until libvirtd answers on its TCP URI.
+ * Used by up() and, after a power loss, by {@link powerOn}.
+ */
+export async function startHostDaemons(tb: Testbed, h: TestbedHost, readyTimeoutMs = 60_000): Promise<void> {
   // Daemons, each with its pid file in the host's own /run/libvirt. libvirt 9
   // without systemd socket activation: libvirtd opens its TCP socket itself
   // when started with --listen and listen_tcp = 1.
   const runDir = path.join(h.runDir, 'run');
-  await startOnHost(h, [await findBinary('virtlogd'), '-p', '/run/libvirt/virtlogd.pid'], path.join(h.logDir, 'virtlogd.out'));
+  await startOnHost(h, [await findBinary('virtlogd'), '-p', '/run/libvirt/virtlogd.pid'], path.join(h.logDir, 'virtlogd.out'), { role: 'virtlogd' });
   await waitFor(() => existsSync(path.join(runDir, 'virtlogd-sock')), readyTimeoutMs, `virtlogd on ${h.name}`);
   if (tb.lockspaceDir) {
-    await startOnHost(h, [await findBinary('virtlockd'), '-p', '/run/libvirt/virtlockd.pid'], path.join(h.logDir, 'virtlockd.out'));
+    await startOnHost(h, [await findBinary('virtlockd'), '-p', '/run/libvirt/virtlockd.pid'], path.join(h.logDir, 'virtlockd.out'), {
+      role: 'virtlockd',
+    });
     await waitFor(() => existsSync(path.join(runDir, 'virtlockd-sock')), readyTimeoutMs, `virtlockd on ${h.name}`);
   }
   const libvirtd = await startOnHost(
@@ -472,6 +575,7 @@ async function createHost(tb: Testbed, h: TestbedHost, qemuCapsCacheDir: string,
     // as systemd does on a real host.
     [await findBinary('tini'), '-s', '-g', '--', await findBinary('libvirtd'), '--listen', '-p', '/run/libvirt/libvirtd.pid'],
     path.join(h.logDir, 'libvirtd.out'),
+    { role: 'libvirtd' },
   );
   await waitFor(
     async () => {
