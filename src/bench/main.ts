@@ -11,6 +11,7 @@ import { runOperatorVms } from './operator-vms.js';
 import { runAgentPrimitives } from './agent-primitives.js';
 import { readPreviousRuns, runVmBurst } from './vm-burst.js';
 import { renderReport } from './report.js';
+import { runHaFailover } from './ha-failover.js';
 
 const repoRoot = process.env['DROVER_REPO_ROOT'] ?? resolve(import.meta.dirname, '..', '..');
 
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
       'keep-logs': { type: 'string' },
       // vm-burst experiment: 'firmware' guests (no OS) instead of the tiny Linux guest.
       'burst-guest': { type: 'string' },
+      // ha-failover: runs (at least 5 for the report).
+      'ha-runs': { type: 'string', default: '5' },
     },
   });
   const resultsDir = join(repoRoot, 'docs', 'bench-results');
@@ -76,6 +79,11 @@ async function main(): Promise<void> {
     await writeFile(file, JSON.stringify({ machine, ...result, previousRuns }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
     console.error(`wrote ${file}`);
+  }
+  if (!values['report-only'] && (!values.only || values.only === 'ha-failover')) {
+    const result = await runHaFailover(repoRoot, { runs: Number(values['ha-runs']) }, (m) => console.error(m));
+    await writeFile(join(resultsDir, 'ha-failover.json'), JSON.stringify({ machine, scenario: 'ha-failover', ...result }, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
   }
   await writeFile(join(repoRoot, 'docs', 'benchmarks.md'), await renderReport(resultsDir));
   console.error('wrote docs/benchmarks.md');

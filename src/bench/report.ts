@@ -247,6 +247,8 @@ const VM_BURST_FINDINGS = `### Findings (runs of 2026-11-26; experiments stored 
    this VM is NUMA node 0's memory (12.0–14.3 GiB, changing between runs) while /proc/meminfo says 24 GiB.
 `;
 
+import { haFailoverSection } from './ha-failover-report.js';
+
 /** The whole report. */
 export async function renderReport(resultsDir: string): Promise<string> {
   const sections: string[] = [HEADER];
@@ -256,6 +258,7 @@ export async function renderReport(resultsDir: string): Promise<string> {
     if (r['scenario'] === 'operator-1000-vms') sections.push(operatorVms(r));
     if (r['scenario'] === 'agent-primitives') sections.push(agentPrimitives(r));
     if (r['scenario'] === 'vm-burst') sections.push(vmBurst(r));
+    if (r['scenario'] === 'ha-failover') sections.push(haFailoverSection(r as never));
   }
   if (files.length === 0) sections.push('No results yet: run `npm run bench`.\n');
   return sections.join('\n');
