@@ -75,8 +75,12 @@ start_acpid
 echo "DROVER-GUEST-READY name=$NAME ip=$IP"
 
 # PID 1 must never exit (that panics the kernel); keep httpd alive meanwhile.
+# Once a second the first block of the first disk (a scratch data disk in
+# the tests) is rewritten and synced: a guest that never touches its disk
+# would never notice its storage failing, and the HA tests need it to.
 while true; do
   sleep 1
   pidof httpd >/dev/null || httpd -p 80 -h /www
   start_acpid
+  [ -b /dev/vda ] && dd if=/dev/zero of=/dev/vda bs=4096 count=1 conv=fsync 2>/dev/null
 done
