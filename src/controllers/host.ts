@@ -145,7 +145,8 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       const remaining = progress?.remaining ?? vmsOnHost(ctx, namespace, object.metadata.name).map((v) => v.metadata.name);
       if (remaining.length === 0) {
         phase = 'Maintenance';
-        ready = [false, 'Maintenance', 'the host is in maintenance: no VMs run here'];
+        // What the spec asks for: Ready (GitOps tools then read the host as reconciled, not in progress).
+        ready = [true, 'Maintenance', 'the host is in maintenance, as spec.maintenance asks: no VMs run here'];
         status.conditions = setCondition(status.conditions, { type: ConditionType.Drained, status: 'True', reason: 'Drained', message: 'every VM left the host' }, now);
       } else if (!conn.up) {
         phase = conn.phase;

@@ -161,8 +161,8 @@ describe('kstatus verdicts on the status the reconcilers write', () => {
     await env.client.create(Resources.Host, hostObj('h2', NS, { maintenance: true }, F));
     env.agents.connect(`${NS}/h2`);
     await reconcile(hostReconciler, 'h2');
-    // Known gap (reported): Ready=False in a requested Maintenance reads as work in progress.
-    expectVerdict('Host in requested Maintenance', Resources.Host, 'h2', 'InProgress', 'Maintenance', 'Healthy');
+    // Maintenance that the spec asks for is the desired state: Ready=True.
+    expectVerdict('Host in requested Maintenance', Resources.Host, 'h2', 'Current', 'Maintenance', 'Healthy');
 
     await check();
   });

@@ -196,7 +196,7 @@ describe('hostReconciler', () => {
     await env.reconcile(hostReconciler, `${NS}/h1`);
     const status = lastStatus() as HostStatus;
     expect(status.phase).toBe('Maintenance');
-    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'Maintenance' });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Maintenance' });
     expect(env.client.list(Resources.VirtualMachineMigration, NS)).resolves.toMatchObject({ items: [] });
   });
 
