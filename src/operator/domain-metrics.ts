@@ -41,7 +41,13 @@ export const DOMAIN_METRICS = {
   storageLowSpace: 'drover_storagedomain_low_space_warning_ratio',
   managerCondition: 'drover_manager_status_condition',
   migrations: 'drover_virtualmachinemigrations',
+  hostFencing: 'drover_host_fencing_state',
+  hostFencedTime: 'drover_host_last_fenced_timestamp_seconds',
+  vmFailover: 'drover_virtualmachine_failover_in_progress',
 } as const;
+
+/** Host status.fencing states (src/api/host.ts). */
+const FENCING_STATES = ['Idle', 'Skipped', 'SoftFencing', 'PowerFencing', 'Fenced', 'Failed'] as const;
 
 interface Status {
   phase?: string;
@@ -134,6 +140,31 @@ function storageGauges(registry: Registry, source: DomainMetricsSource): void {
   );
 }
 
+/** Fencing of hosts and failovers of VMs (issue 5), from their status. */
+function haGauges(registry: Registry, source: DomainMetricsSource): void {
+  const i = source.informers;
+  type Fencing = { state?: string; fencedTime?: string };
+  const fencing = (o: KubeObject) => (o.status as { fencing?: Fencing } | undefined)?.fencing;
+  cacheGauge(registry, source, DOMAIN_METRICS.hostFencing, "The Host's fencing state (status.fencing.state): 1 for the current one, 0 for the others", ['namespace', 'name', 'state'], (g) => {
+    for (const o of i.hosts.list()) {
+      const current = fencing(o)?.state ?? 'Idle';
+      for (const state of FENCING_STATES) g.set({ ...id(o), state }, state === current ? 1 : 0);
+    }
+  });
+  cacheGauge(registry, source, DOMAIN_METRICS.hostFencedTime, 'When the Host was last confirmed powered off by fencing (Unix time); absent if never', ['namespace', 'name'], (g) => {
+    for (const o of i.hosts.list()) {
+      const t = fencing(o)?.fencedTime;
+      if (t !== undefined && Number.isFinite(Date.parse(t))) g.set(id(o), Date.parse(t) / 1000);
+    }
+  });
+  cacheGauge(registry, source, DOMAIN_METRICS.vmFailover, 'A restart of the VM on another host is being attempted (status.failover): 1, labelled with the failed host', ['namespace', 'name', 'from_host'], (g) => {
+    for (const o of i.virtualMachines.list()) {
+      const f = (o.status as { failover?: { fromHost?: string } } | undefined)?.failover;
+      if (f?.fromHost) g.set({ ...id(o), from_host: f.fromHost }, 1);
+    }
+  });
+}
+
 /**
  * Registers the environment's gauges on `registry`: phases and conditions of
  * Hosts, VirtualMachines, StorageDomains and Managers, storage capacity, and
@@ -149,6 +180,7 @@ export function registerDomainMetrics(registry: Registry, source: DomainMetricsS
   conditionGauge(registry, source, DOMAIN_METRICS.storageCondition, 'StorageDomain', () => i.storageDomains);
   storageGauges(registry, source);
   conditionGauge(registry, source, DOMAIN_METRICS.managerCondition, 'Manager', () => i.managers);
+  haGauges(registry, source);
   cacheGauge(
     registry,
     source,

@@ -97,3 +97,29 @@ describe('environment metrics from the informer caches', () => {
     expect(families(registry.metrics())).toEqual(expect.arrayContaining(['drover_host_status_phase', 'drover_storagedomain_free_bytes']));
   });
 });
+
+describe('high-availability metrics', () => {
+  it('export each Host\'s fencing state and last fencing time, and the VMs being failed over', async () => {
+    env = await startEnv();
+    const c = env.client;
+    for (const h of ['h1', 'h2']) await c.create(Resources.Host, hostObj(h, NS));
+    c.setStatus(Resources.Host, NS, 'h1', { phase: 'NonResponsive', fencing: { state: 'Fenced', fencedTime: '2025-03-01T12:00:00Z' } });
+    c.setStatus(Resources.Host, NS, 'h2', upHostStatus(16 * GiB, ['data']));
+    await c.create(Resources.VirtualMachine, vmObj('web', NS));
+    c.setStatus(Resources.VirtualMachine, NS, 'web', { phase: 'Starting', host: 'h2', failover: { fromHost: 'h1', toHost: 'h2', startTime: '2025-03-01T12:00:01Z', attempts: 1 } });
+    await c.create(Resources.VirtualMachine, vmObj('calm', NS));
+    c.setStatus(Resources.VirtualMachine, NS, 'calm', { phase: 'Running', host: 'h2' });
+    await c.idle();
+    await waitFor(() => env.informers.virtualMachines.get(`${NS}/web`)?.status !== undefined && env.informers.hosts.get(`${NS}/h1`)?.status !== undefined);
+    const registry = new Registry();
+    registerDomainMetrics(registry, { informers: env.informers, active: () => true });
+    const text = registry.metrics();
+    expect(sample(text, 'drover_host_fencing_state', { name: 'h1', state: 'Fenced' })).toBe(1);
+    expect(sample(text, 'drover_host_fencing_state', { name: 'h1', state: 'Idle' })).toBe(0);
+    expect(sample(text, 'drover_host_fencing_state', { name: 'h2', state: 'Idle' })).toBe(1);
+    expect(sample(text, 'drover_host_last_fenced_timestamp_seconds', { name: 'h1' })).toBe(Date.parse('2025-03-01T12:00:00Z') / 1000);
+    expect(sample(text, 'drover_host_last_fenced_timestamp_seconds', { name: 'h2' })).toBeUndefined();
+    expect(sample(text, 'drover_virtualmachine_failover_in_progress', { name: 'web', from_host: 'h1' })).toBe(1);
+    expect(sample(text, 'drover_virtualmachine_failover_in_progress', { name: 'calm' })).toBeUndefined();
+  });
+});
