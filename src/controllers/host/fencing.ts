@@ -108,6 +108,8 @@ export function fencingStep(i: FencingInput): FencingStep {
     return { kind: 'power', attempt: attempts + 1 };
   }
   if (prev?.state === 'SoftFencing') {
+    // The second path did not work either (host off, or unreachable that way too): no point waiting.
+    if (prev.reason === 'SoftFencingFailed') return { kind: 'power', attempt: attempts + 1 };
     const since = prev.lastTransitionTime ? Date.parse(prev.lastTransitionTime) : 0;
     const wait = since + a.softFencingTimeoutSeconds * 1000 - i.now.getTime();
     if (wait > 0) return { kind: 'hold', status: prev, recheckMs: wait };

@@ -55,6 +55,12 @@ async function resolve(ref: TestbedRef, hostName: string): Promise<{ tb: Testbed
   return { tb, host };
 }
 
+/** True when the host's management NIC is administratively up. */
+async function linkIsUp(host: TestbedHost): Promise<boolean> {
+  const r = await runChecked(['ip', '-n', host.name, '-o', 'link', 'show', 'dev', MANAGEMENT_NIC]);
+  return /<[^>]*\bUP\b[^>]*>/.test(r.stdout);
+}
+
 async function setLink(host: TestbedHost, state: 'up' | 'down'): Promise<void> {
   await runChecked(['ip', '-n', host.name, 'link', 'set', 'dev', MANAGEMENT_NIC, state]);
 }
@@ -191,6 +197,10 @@ export async function powerOn(ref: TestbedRef, hostName: string, opts: PowerOnOp
  */
 export async function restartAgent(ref: TestbedRef, hostName: string): Promise<TestbedProcess> {
   const { tb, host } = await resolve(ref, hostName);
+  // Soft fencing reaches a real host over its network (SSH): a host that is
+  // off, or whose management link is down, cannot be reached that way either.
+  if ((await residentProcesses(tb, host)).length === 0) throw new Error(`${hostName} is powered off: its agent cannot be restarted`);
+  if (!(await linkIsUp(host))) throw new Error(`${hostName} is unreachable (its management link is down): its agent cannot be restarted`);
   const agent = lastAgent(tb, hostName);
   if (!agent) throw new Error(`no agent was started on ${hostName} through the test bed`);
   const left = await terminate([agent]);

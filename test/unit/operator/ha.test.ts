@@ -341,3 +341,22 @@ describe('Host fencing', () => {
     expect(hostStatus('h1').fencing).toMatchObject({ state: 'Idle', reason: 'HostAnswers', fencedTime: '2025-03-01T11:00:00Z' });
   });
 });
+
+describe('soft fencing that fails', () => {
+  it('goes on to power fencing at once', async () => {
+    env = await startEnv();
+    env.fencing.soft = true;
+    env.fencing.failing.add('restart-agent');
+    await env.client.create(Resources.Manager, managerObj('m', NS, { availability: { nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0, softFencingTimeoutSeconds: 300 } }));
+    for (const h of ['h1', 'h2']) {
+      await env.client.create(Resources.Host, hostObj(h, NS, { powerManagement: { agent: 'testbed' } }, { finalizers: [FINALIZER] }));
+      env.agents.connect(`${NS}/${h}`);
+    }
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'SoftFencing', reason: 'SoftFencingFailed' });
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing?.state).toBe('Fenced');
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['restart-agent', 'off', 'status', 'on']);
+  });
+});
