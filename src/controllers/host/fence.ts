@@ -6,6 +6,7 @@
 import type { HostSpec, HostStatus, ManagerSpec } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import type { FenceRequest } from '../../operator/fencing/types.js';
+import { objectKey } from '../../runtime/keys.js';
 import type { OperatorContext } from '../context.js';
 import { fencingStep, powerFencingStatus, softFencingStatus, type FencingStatus } from './fencing.js';
 import { observeStorageHeartbeat } from './storage-heartbeat.js';
@@ -81,6 +82,7 @@ export async function reconcileFencing(
   const step = fencingStep({
     up,
     phase,
+    everAnswered: ctx.agents.link(objectKey(namespace, object.metadata.name))?.lastHeartbeat !== undefined || previous.lastHeartbeatTime !== undefined,
     previous: previous.fencing,
     powerManagement: pm ? { enabled: pm.enabled, agent: pm.agent } : undefined,
     softFencingSupported: pm ? ctx.fencing.supports(pm.agent, 'restart-agent') : false,

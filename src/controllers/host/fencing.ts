@@ -34,6 +34,8 @@ export interface FencingInput {
   up: boolean;
   /** Its phase as connectivity decided (NonResponsive starts fencing). */
   phase: string | undefined;
+  /** The agent answered at least once (a host still enrolling has nothing to fence). */
+  everAnswered: boolean;
   previous: FencingStatus | undefined;
   powerManagement: { enabled: boolean; agent: string } | undefined;
   /** The fence agent can soft-fence (restart the agent). */
@@ -82,6 +84,9 @@ export function fencingStep(i: FencingInput): FencingStep {
     status: next(prev, i.now, { state: 'Skipped', reason, message, ...(prev?.attempts ? { attempts: prev.attempts } : {}) }),
     ...(recheckMs !== undefined ? { recheckMs } : {}),
   });
+  if (!i.everAnswered) {
+    return skip('NeverAnswered', 'the agent has never answered: the host is not enrolled yet, nothing can run there to be fenced');
+  }
   if (!i.powerManagement || !i.powerManagement.enabled) {
     return skip('NoPowerManagement', 'the host has no (enabled) spec.powerManagement: it cannot be fenced');
   }

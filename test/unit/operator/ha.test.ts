@@ -360,3 +360,19 @@ describe('soft fencing that fails', () => {
     expect(env.fencing.calls.map((c) => c.action)).toEqual(['restart-agent', 'off', 'status', 'on']);
   });
 });
+
+describe('a host that never answered', () => {
+  it('is not fenced (it is still enrolling: nothing runs there)', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Manager, managerObj('m', NS, { availability: { nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 } }));
+    for (const h of ['h1', 'h2']) {
+      await env.client.create(Resources.Host, hostObj(h, NS, { powerManagement: { agent: 'testbed' } }, { finalizers: [FINALIZER], creationTimestamp: '2025-03-01T11:00:00Z' }));
+    }
+    env.agents.connect(`${NS}/h2`);
+    env.agents.setState(`${NS}/h1`, 'Unreachable', 'connect ECONNREFUSED');
+    await reconcileHost('h1');
+    expect(hostStatus('h1').phase).toBe('NonResponsive');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Skipped', reason: 'NeverAnswered' });
+    expect(env.fencing.calls).toEqual([]);
+  });
+});
