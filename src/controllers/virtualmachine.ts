@@ -13,6 +13,7 @@
  * Ready means "the VM is in the state its runStrategy asks for".
  */
 import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
+import type { KubeObject } from '../kube/types.js';
 import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../api/index.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
@@ -261,14 +262,23 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   }
 
   // The domain is off, or not defined here at all.
-  // Only a VM known to be running stopped now; coming back from Unknown, the last known reason stands.
-  if (domain !== undefined && w.previous.phase && ['Running', 'Stopping', 'Paused', 'Migrating'].includes(w.previous.phase)) {
-    const reason = w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
+  // Only a VM known to be running stopped now. Coming back from Unknown, it
+  // died with its host if that host was fenced since the VM started.
+  const diedWithHost = fencedSince(hostObject, w.status.startTime);
+  const wasUp = ['Running', 'Stopping', 'Paused', 'Migrating'].includes(w.previous.phase ?? '');
+  if (domain !== undefined && (wasUp || (w.previous.phase === 'Unknown' && diedWithHost))) {
+    const reason = diedWithHost ? 'HostFailure' : w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
     w.status.lastStopReason = reason;
-    ctx.events.event(object, reason === 'Failed' ? 'Warning' : 'Normal', reason === 'Failed' ? 'Crashed' : 'Stopped', `VM stopped on ${host} (${domain.reason ?? 'no reason given'})`);
+    const failed = reason !== 'Shutdown';
+    ctx.events.event(object, failed ? 'Warning' : 'Normal', reason === 'HostFailure' ? 'HostFailed' : failed ? 'Crashed' : 'Stopped', `VM stopped on ${host} (${reason === 'HostFailure' ? 'the host was fenced' : domain.reason ?? 'no reason given'})`);
   }
   dropCond(w, ConditionType.RestartRequired);
   const wantNow = wantsRunning(vm, w.status);
+  if (wantNow !== true && (w.status.lastStopReason === 'HostFailure' || (w.previous.phase === 'Failed' && w.status.lastStopReason === 'Failed'))) {
+    // A failure stays visible while nothing restarts it (Manual, or Halted since).
+    setPhase(w, 'Failed', vm.spec.runStrategy === 'Halted', w.status.lastStopReason, `stopped by a failure (${w.status.lastStopReason}); runStrategy ${vm.spec.runStrategy} does not restart it`);
+    return;
+  }
   if (wantNow !== true) {
     const halted = vm.spec.runStrategy === 'Halted';
     setPhase(w, 'Stopped', true, halted ? 'Halted' : 'Stopped', halted ? 'runStrategy Halted: the VM is kept off' : `stopped (${w.status.lastStopReason ?? 'never started'}); runStrategy ${vm.spec.runStrategy} does not restart it`);
@@ -325,4 +335,11 @@ async function removeStaleDefinitions(w: Work, holders: string[], running: strin
     ctx.events.event(object, 'Normal', 'StaleDefinitionRemoved', `removed the VM's old definition on ${h} (it runs on ${running})`);
   }
   return removed;
+}
+
+/** True when `host` was fenced (confirmed powered off) after `since` (RFC 3339). */
+function fencedSince(host: KubeObject, since: string | undefined): boolean {
+  const fencedTime = (host.status as { fencing?: { fencedTime?: string } } | undefined)?.fencing?.fencedTime;
+  if (!fencedTime || !since) return false;
+  return Date.parse(fencedTime) >= Date.parse(since);
 }

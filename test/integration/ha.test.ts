@@ -127,6 +127,9 @@ describe('VM high availability', () => {
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
     await wait('virtualmachine', 'ha-kill', (o) => phase(o) === 'Running' && qemuPids(domain).length === 1 && qemuPids(domain)[0] !== pid, 120_000);
+    // The new QEMU starts paused (libvirt resumes it once set up): wait for it to run.
+    const deadline = Date.now() + 30_000;
+    while ((await domstate(hostIndex(vm.status.host), domain)) !== 'running' && Date.now() < deadline) await sleep(500);
     expect(await domstate(hostIndex(vm.status.host), domain)).toBe('running');
     await deleteVms('ha-kill');
   });
@@ -134,7 +137,8 @@ describe('VM high availability', () => {
   it('a whole host killed: its HA VM runs on the other host, its non-HA VM is Failed, the host is fenced and returns', async () => {
     watch = watchInvariant(env.testbed);
     await haVmOn('ha-a', 2, 'host-1');
-    await env.apply([env.guestVm('plain', 3, { placement: { hostSelector: { matchLabels: { 'drover.test/host': 'host-1' } } } })]);
+    // Not highly available; Manual so that nothing restarts it when its host comes back (Always would, there).
+    await env.apply([env.guestVm('plain', 3, { runStrategy: 'Manual', placement: { hostSelector: { matchLabels: { 'drover.test/host': 'host-1' } } } })]);
     await running('plain');
     const killedAt = Date.now();
     await killHost(env.testbed, tbHost('host-1'));
@@ -143,7 +147,8 @@ describe('VM high availability', () => {
     const failoverMs = Date.now() - killedAt;
     expect(await domstate(hostIndex('host-2'), `${env.namespace}_ha-a`)).toBe('running');
     expect(moved.status.failover).toBeUndefined();
-    await wait('virtualmachine', 'plain', (o) => phase(o) === 'Failed', 120_000);
+    const failed = await wait('virtualmachine', 'plain', (o) => phase(o) === 'Failed', 120_000);
+    expect(failed.status.lastStopReason).toBe('HostFailure');
     // Never started on the other host.
     expect(await domstate(hostIndex('host-2'), `${env.namespace}_plain`)).toBe('absent');
     const host1 = await wait('host', 'host-1', (o) => o.status?.fencing?.fencedTime !== undefined, 120_000);
@@ -154,6 +159,9 @@ describe('VM high availability', () => {
     const deadline = Date.now() + 60_000;
     while ((await domstate(hostIndex('host-1'), `${env.namespace}_ha-a`)) !== 'absent' && Date.now() < deadline) await sleep(1000);
     expect(await domstate(hostIndex('host-1'), `${env.namespace}_ha-a`)).toBe('absent');
+    // Back up, the non-HA VM stays Failed (Manual) and was never started elsewhere.
+    expect(phase(await env.get('virtualmachine', 'plain'))).toBe('Failed');
+    expect(await domstate(hostIndex('host-2'), `${env.namespace}_plain`)).toBe('absent');
     console.log(`host death → HA VM Running elsewhere: ${failoverMs} ms`);
     await deleteVms('ha-a', 'plain');
   });
@@ -163,7 +171,7 @@ describe('VM high availability', () => {
     await haVmOn('ha-part', 4, 'host-1');
     const domain = `${env.namespace}_ha-part`;
     await cutLink(env.testbed, tbHost('host-1'));
-    const blocked = await wait('virtualmachine', 'ha-part', (o) => cond(o, 'FailoverBlocked')?.reason === 'LeaseHeld', 120_000);
+    const blocked = await wait('virtualmachine', 'ha-part', (o) => cond(o, 'FailoverBlocked')?.reason === 'LeaseHeld' && o.status?.host === 'host-1', 120_000);
     expect(blocked.status.host).toBe('host-1');
     expect(await domstate(hostIndex('host-2'), domain)).toBe('absent');
     expect(qemuPids(domain)).toHaveLength(1);

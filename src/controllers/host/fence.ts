@@ -71,12 +71,24 @@ export async function reconcileFencing(
 ): Promise<FencingOutcome> {
   const namespace = object.metadata.namespace;
   const hosts = ctx.informers.hosts.list(namespace);
-  const silentOthers = hosts.filter(
-    (h) => h.metadata.name !== object.metadata.name && (h.status as HostStatus | undefined)?.phase === 'NonResponsive',
-  ).length;
+  // Silent for more than half the NonResponsive timeout, from the links (Host
+  // phases lag behind): hosts cut off at the same moment as this one count,
+  // even if their own NonResponsive is a second away.
+  const silentAfterMs = (settings.availability.nonResponsiveAfterSeconds * 1000) / 2;
+  const silentOthers = hosts.filter((h) => {
+    if (h.metadata.name === object.metadata.name) return false;
+    const last = ctx.agents.link(objectKey(namespace, h.metadata.name))?.lastHeartbeat?.getTime();
+    return last !== undefined && ctx.now().getTime() - last > silentAfterMs;
+  }).length;
   let storageHeartbeat: HostStatus['storageHeartbeat'];
   if (!up && phase === 'NonResponsive') {
-    storageHeartbeat = await observeStorageHeartbeat(ctx, namespace, object.metadata.name, settings.availability.storageHeartbeatTimeoutSeconds);
+    storageHeartbeat = await observeStorageHeartbeat(
+      ctx,
+      namespace,
+      object.metadata.name,
+      settings.availability.storageHeartbeatTimeoutSeconds,
+      settings.availability.heartbeatIntervalSeconds * 2_000,
+    );
   }
   const pm = spec.powerManagement;
   const step = fencingStep({

@@ -28,6 +28,8 @@ export async function observeStorageHeartbeat(
   namespace: string | undefined,
   hostName: string,
   timeoutSeconds: number,
+  /** Peers whose own last answer is older than this are not asked (they may be cut off too). */
+  peerFreshMs: number,
 ): Promise<NonNullable<HostStatus['storageHeartbeat']> | undefined> {
   const domains = sharedDomains(ctx, namespace);
   if (domains.length === 0) return undefined;
@@ -37,7 +39,8 @@ export async function observeStorageHeartbeat(
   for (const peer of ctx.informers.hosts.list(namespace)) {
     if (peer.metadata.name === hostName) continue;
     const key = objectKey(namespace, peer.metadata.name);
-    if (ctx.agents.link(key)?.state !== 'Connected') continue;
+    const link = ctx.agents.link(key);
+    if (link?.state !== 'Connected' || !link.lastHeartbeat || ctx.now().getTime() - link.lastHeartbeat.getTime() > peerFreshMs) continue;
     const client = ctx.agents.client(key);
     if (!client) continue;
     const connected = new Set(((peer.status as HostStatus | undefined)?.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name));

@@ -152,21 +152,16 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
   const from = silentHost(ctx, namespace, fromHost);
   const settings = managerSettings(ctx, namespace);
 
-  if (want !== true) {
-    // Off is wanted (or not ours to decide): nothing can be done on a silent host.
-    if (w.previous.phase !== 'Stopped' && w.previous.phase !== 'Failed') {
-      setPhase(w, 'Unknown', false, 'HostNotResponding', `cannot confirm the VM's state: host ${fromHost} is not answering`);
-    }
-    return { requeueAfter: 2_000 };
-  }
-  if (!vm.spec.highAvailability.enabled) {
-    if (from.fencing?.state === 'Fenced') {
+  if (!vm.spec.highAvailability.enabled || want !== true) {
+    if (from.fencing?.state === 'Fenced' && w.previous.phase !== 'Stopped') {
       if (w.previous.phase !== 'Failed') ctx.events.event(object, 'Warning', 'HostFailed', `host ${fromHost} was fenced; the VM is not highly available and is not restarted elsewhere`);
       w.status.lastStopReason = 'HostFailure';
-      setPhase(w, 'Failed', false, 'HostFailed', `host ${fromHost} failed and was fenced; not highly available, so not restarted elsewhere`);
+      setPhase(w, 'Failed', false, 'HostFailed', `host ${fromHost} failed and was fenced; ${want === true ? 'not highly available, so not restarted elsewhere' : `runStrategy ${vm.spec.runStrategy}`}`);
       return;
     }
-    setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${fromHost} is not answering; the VM is not highly available`);
+    if (w.previous.phase !== 'Stopped' && w.previous.phase !== 'Failed') {
+      setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${fromHost} is not answering${want === true ? '; the VM is not highly available' : ''}`);
+    }
     return { requeueAfter: 2_000 };
   }
 
