@@ -33,7 +33,10 @@ export interface HostSample {
   host: string;
   /** Active domains per libvirt (empty when libvirt could not be asked). */
   domains: LibvirtDomain[];
-  /** QEMU processes seen directly (test hosts only). */
+  /**
+   * QEMU processes seen directly and still alive after every host of the
+   * round answered (test hosts only; absent when not known).
+   */
   processes?: QemuProcess[];
   /** Why libvirt could not be asked (not a violation by itself). */
   error?: string;
@@ -106,25 +109,29 @@ export function qemuDomain(argv: readonly string[]): { uuid: string; name: strin
 }
 
 /**
- * Instances of each domain on one host. libvirt's word decides for the
- * domains it lists (its own QEMU process is that same instance); QEMU
- * processes beyond that (two of one domain, or one libvirt does not list,
- * e.g. because libvirtd is dead) count each.
+ * Instances of each domain on one host. Without process information (a
+ * libvirt URI) libvirt's word decides. With it (test hosts) the QEMU
+ * processes still alive when the whole round's answers were in decide, so
+ * that every host's count refers to about the same instant; libvirt only
+ * takes away the one process it says is starting up or migrating in. A
+ * domain libvirt listed whose process is gone by then no longer runs.
  */
 function hostInstances(s: HostSample): Map<string, { name: string; count: number }> {
   const out = new Map<string, { name: string; count: number }>();
-  const pids = new Map<string, { name: string; n: number }>();
-  for (const p of s.processes ?? []) {
-    const e = pids.get(p.uuid) ?? { name: p.name, n: 0 };
-    e.n++;
-    pids.set(p.uuid, e);
+  if (s.processes === undefined) {
+    for (const d of s.domains) out.set(d.uuid, { name: d.name, count: countsAsRunning(d) ? 1 : 0 });
+    return out;
   }
-  for (const d of s.domains) {
-    const procs = pids.get(d.uuid)?.n ?? 0;
-    out.set(d.uuid, { name: d.name, count: (countsAsRunning(d) ? 1 : 0) + Math.max(0, procs - 1) });
-    pids.delete(d.uuid);
+  const listed = new Map(s.domains.map((d) => [d.uuid, d]));
+  for (const p of s.processes) {
+    const e = out.get(p.uuid) ?? { name: listed.get(p.uuid)?.name || p.name, count: 0 };
+    e.count++;
+    out.set(p.uuid, e);
   }
-  for (const [uuid, e] of pids) out.set(uuid, { name: e.name, count: e.n });
+  for (const [uuid, e] of out) {
+    const d = listed.get(uuid);
+    if (d && !countsAsRunning(d)) e.count--;
+  }
   return out;
 }
 

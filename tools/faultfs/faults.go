@@ -10,7 +10,8 @@ import (
 // request that touches storage with EIO, the way an unreachable storage
 // server looks to a host once its client gives up. Forget and Release stay
 // pass-through so the kernel's and our bookkeeping of open files and inodes
-// stays in step; they return nothing to the caller anyway.
+// stays in step; they return nothing to the caller anyway. Lock requests
+// never arrive: locks are the kernel's, local to the mount (see main.go).
 type faultFS struct {
 	fuse.RawFileSystem
 	cut atomic.Bool
@@ -178,28 +179,6 @@ func (f *faultFS) Lseek(c <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut)
 		return fuse.EIO
 	}
 	return f.RawFileSystem.Lseek(c, in, out)
-}
-
-func (f *faultFS) GetLk(c <-chan struct{}, in *fuse.LkIn, out *fuse.LkOut) fuse.Status {
-	if f.failing() {
-		return fuse.EIO
-	}
-	return f.RawFileSystem.GetLk(c, in, out)
-}
-
-func (f *faultFS) SetLk(c <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	// Unlocks pass: a process releasing its lock must not keep it.
-	if f.failing() && in.Lk.Typ != 2 /* F_UNLCK */ {
-		return fuse.EIO
-	}
-	return f.RawFileSystem.SetLk(c, in)
-}
-
-func (f *faultFS) SetLkw(c <-chan struct{}, in *fuse.LkIn) fuse.Status {
-	if f.failing() && in.Lk.Typ != 2 /* F_UNLCK */ {
-		return fuse.EIO
-	}
-	return f.RawFileSystem.SetLkw(c, in)
 }
 
 func (f *faultFS) Write(c <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {

@@ -72,11 +72,14 @@ func serve(args []string) error {
 	opts.MountOptions = fuse.MountOptions{
 		FsName: "faultfs:" + *backing,
 		Name:   "faultfs",
-		// Forward fcntl/OFD locks to the backing files, so a lock taken on
-		// one host conflicts with the other hosts' (QEMU's image locking,
-		// leases) instead of being local to this mount.
-		EnableLocks: true,
-		AllowOther:  true,
+		// No EnableLocks: locks stay local to this mount (the kernel's own),
+		// so QEMU's image locks do not reach other hosts. Forwarding them
+		// (as OFD locks on the loopback's backing files) broke live
+		// migration: the source's locks go away with its asynchronous FUSE
+		// RELEASE, after the destination already asked for them ("Failed
+		// to get write lock" on 'cont'). Cross-host exclusion is
+		// virtlockd's, whose lockspace is a real directory outside faultfs.
+		AllowOther: true,
 		// Splicing from O_DIRECT files (QEMU's cache=none) fails with EINVAL
 		// on every read and falls back to copying anyway, logging each time.
 		DisableSplice: true,

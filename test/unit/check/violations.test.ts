@@ -44,8 +44,9 @@ describe('qemuDomain', () => {
 
 const running = (uuid: string, name: string): LibvirtDomain => ({ uuid, name, state: 1, reason: 1 });
 
-function sample(host: string, domains: LibvirtDomain[], processes: QemuProcess[] = [], error?: string): HostSample {
-  return { host, domains, processes, ...(error ? { error } : {}) };
+/** A host's sample; `processes` undefined = no process information (as from a libvirt URI). */
+function sample(host: string, domains: LibvirtDomain[], processes?: QemuProcess[], error?: string): HostSample {
+  return { host, domains, ...(processes ? { processes } : {}), ...(error ? { error } : {}) };
 }
 
 describe('findViolations', () => {
@@ -76,6 +77,15 @@ describe('findViolations', () => {
     const starting = sample('h2', [{ uuid: A, name: 'a', state: 3, reason: 11 }], [{ uuid: A, name: 'a', pid: 20 }]);
     const incoming = sample('h3', [{ uuid: A, name: 'a', state: 3, reason: 2 }]);
     expect(findViolations([sample('h1', [running(A, 'a')]), starting, incoming])).toEqual([]);
+  });
+
+  it('with process information, does not count a domain libvirt listed whose QEMU is gone by the end of the round', () => {
+    expect(findViolations([sample('h1', [running(A, 'a')], []), sample('h2', [running(A, 'a')], [{ uuid: A, name: 'a', pid: 7 }])])).toEqual([]);
+  });
+
+  it('without process information (a libvirt URI), trusts libvirt', () => {
+    const uri = (host: string): HostSample => ({ host, domains: [running(A, 'a')] });
+    expect(findViolations([uri('qemu+tls://h1/system'), uri('qemu+tls://h2/system')])).toHaveLength(1);
   });
 
   it('does not count an unreachable host as a violation', () => {
