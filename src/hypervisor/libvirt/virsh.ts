@@ -1,12 +1,17 @@
 /**
- * Runs `virsh -c <uri> <command...>` with an argv array (never a shell) and
- * turns failures into {@link DriverError}s.
+ * Runs virsh commands against one libvirt URI and turns failures into
+ * {@link DriverError}s: through a small pool of long-lived interactive virsh
+ * sessions (session.ts) when the command is made of plain tokens only, else
+ * as `virsh -c <uri> <command...>` with an argv array in its own process
+ * (never a shell either way).
  *
  * @packageDocumentation
  */
 import { execFile } from 'node:child_process';
 import { DriverError } from '../driver.js';
 import { driverErrorFromVirsh } from './errors.js';
+import { SessionPool } from './session-pool.js';
+import { canCarry, commandFailed, type CommandOutput } from './session-protocol.js';
 
 /** Default per-command timeout: long enough for a slow libvirtd, short enough to notice a hung one. */
 export const DEFAULT_VIRSH_TIMEOUT_MS = 60_000;
@@ -37,12 +42,30 @@ export function checkUuid(uuid: string): string {
 export interface VirshCallOptions {
   /** Kill virsh after this many milliseconds (default {@link DEFAULT_VIRSH_TIMEOUT_MS}); 0 = no limit. */
   timeoutMs?: number;
+}
+
+/** Options of {@link Virsh}. */
+export interface VirshOptions {
   /**
-   * Batches only: when virsh ran but one of its commands failed, return what
-   * it printed instead of failing (a call that printed nothing still fails,
-   * so an unreachable libvirt is never mistaken for an empty host).
+   * Most interactive virsh sessions kept on the connection (default
+   * {@link DEFAULT_VIRSH_SESSIONS}); 0 runs every command in its own process.
    */
-  allowFailure?: boolean;
+  sessions?: number;
+}
+
+/**
+ * Default session count: a slow domain start (a second or more under TCG)
+ * should not hold up reads and the other verbs, while the processes stay few.
+ */
+export const DEFAULT_VIRSH_SESSIONS = 3;
+
+/** One command's outcome within a {@link Virsh.batch}. */
+export type CommandOutcome = { ok: true; stdout: string } | { ok: false; error: DriverError };
+
+/** The outcome of a session command: its stdout, or the error virsh printed. */
+function outcomeOf(command: readonly string[], output: CommandOutput): CommandOutcome {
+  if (!commandFailed(output)) return { ok: true, stdout: output.stdout };
+  return { ok: false, error: driverErrorFromVirsh(output.stderr, `virsh ${command.join(' ')} failed`) };
 }
 
 /** Runs virsh commands against one libvirt URI. */
@@ -52,11 +75,21 @@ export class Virsh {
   /** The virsh program (default `virsh` from PATH). */
   readonly binary: string;
 
-  /** @throws DriverError `InvalidSpec` for a malformed URI. */
-  constructor(uri: string, binary = 'virsh') {
+  private readonly pool: SessionPool | undefined;
+
+  /** @throws DriverError `InvalidSpec` for a malformed URI or session count. */
+  constructor(uri: string, binary = 'virsh', options: VirshOptions = {}) {
     if (!URI_PATTERN.test(uri)) throw new DriverError('InvalidSpec', `not a libvirt URI: ${JSON.stringify(uri)}`);
     this.uri = uri;
     this.binary = binary;
+    const sessions = options.sessions ?? DEFAULT_VIRSH_SESSIONS;
+    if (!Number.isInteger(sessions) || sessions < 0) throw new DriverError('InvalidSpec', `sessions must be a non-negative integer, got ${sessions}`);
+    this.pool = sessions > 0 ? new SessionPool(this, { size: sessions, env: Virsh.env() }) : undefined;
+  }
+
+  /** The session pool, when sessions are on (tests and diagnostics). */
+  get sessions(): SessionPool | undefined {
+    return this.pool;
   }
 
   /**
@@ -76,12 +109,60 @@ export class Virsh {
   }
 
   /**
-   * Runs one command and returns its stdout.
+   * Runs one command and returns its stdout: in a session when it can be
+   * carried there, else in its own process.
    *
    * @throws DriverError classified from virsh's stderr; `Unavailable` when
    *   virsh cannot be started or times out.
    */
-  run(args: readonly string[], opts: VirshCallOptions = {}): Promise<string> {
+  async run(args: readonly string[], opts: VirshCallOptions = {}): Promise<string> {
+    const [outcome] = await this.batch([args], opts);
+    if (outcome === undefined) throw new DriverError('Failed', `virsh ${args[0] ?? ''}: no answer`);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.stdout;
+  }
+
+  /**
+   * Runs several commands, in order, and returns each one's outcome; a
+   * failed command does not stop the ones after it. In a session this is
+   * one round trip; commands that cannot be carried there (a token virsh's
+   * line parser would interpret) run one by one in their own processes.
+   *
+   * @throws DriverError when virsh itself fails (cannot start, exits, times
+   *   out, refuses the line): then no outcome is known.
+   */
+  async batch(commands: readonly (readonly string[])[], opts: VirshCallOptions = {}): Promise<CommandOutcome[]> {
+    const timeout = opts.timeoutMs ?? DEFAULT_VIRSH_TIMEOUT_MS;
+    if (this.pool !== undefined && canCarry(commands)) {
+      const outputs = await this.pool.run(commands, timeout);
+      return outputs.map((o, i) => outcomeOf(commands[i] ?? [], o));
+    }
+    const outcomes: CommandOutcome[] = [];
+    for (const command of commands) {
+      try {
+        outcomes.push({ ok: true, stdout: await this.exec(command, opts) });
+      } catch (error) {
+        if (!(error instanceof DriverError) || error.kind === 'Unavailable') throw error;
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  }
+
+  /** Ends the sessions' virsh processes (idle ones do not keep Node.js running either). */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /**
+   * Runs one command in its own `virsh` process: for commands that may run
+   * long (a migration) and must not hold up a session, or run alongside
+   * one (its job control).
+   *
+   * @throws DriverError classified from virsh's stderr; `Unavailable` when
+   *   virsh cannot be started or times out.
+   */
+  exec(args: readonly string[], opts: VirshCallOptions = {}): Promise<string> {
     const timeout = opts.timeoutMs ?? DEFAULT_VIRSH_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       execFile(
@@ -95,7 +176,6 @@ export class Virsh {
           if (e.killed) {
             return reject(new DriverError('Unavailable', `virsh ${args[0] ?? ''} timed out after ${timeout} ms (${this.uri})`));
           }
-          if (opts.allowFailure && typeof e.code === 'number' && stdout.trim() !== '') return resolve(stdout);
           reject(driverErrorFromVirsh(stderr, `virsh ${args.join(' ')} failed: ${e.message}`));
         },
       );

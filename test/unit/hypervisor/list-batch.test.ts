@@ -1,4 +1,4 @@
-/** list() inspects every domain in one batched virsh run: its output parsing, against libvirt's test driver. */
+/** list() inspects every domain in one batched request (a session round trip): its output parsing, against libvirt's test driver. */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { LibvirtDriver } from '../../../src/hypervisor/libvirt/index.js';
@@ -13,7 +13,7 @@ const hasVirsh = (() => {
 })();
 
 describe('LibvirtDriver.list (batched)', () => {
-  it('returns every domain with state, reason, persistence and XML from two virsh runs', async () => {
+  it('returns every domain with state, reason, persistence and XML from two requests', async () => {
     // libvirt's built-in test driver (no daemon) has one running domain "test".
     expect(hasVirsh).toBe(true);
     const driver = new LibvirtDriver({ uri: 'test:///default' });
