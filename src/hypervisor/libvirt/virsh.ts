@@ -54,10 +54,12 @@ export interface VirshOptions {
 }
 
 /**
- * Default session count: a slow domain start (a second or more under TCG)
- * should not hold up reads and the other verbs, while the processes stay few.
+ * Default session count: a slow domain start (0.5–1 s in libvirtd under TCG)
+ * should not hold up reads and the other verbs, while the processes stay few
+ * (~19 MiB RSS each). The operator makes at most 4 agent calls at once with
+ * its default 4 workers; sessions beyond the first end when idle.
  */
-export const DEFAULT_VIRSH_SESSIONS = 3;
+export const DEFAULT_VIRSH_SESSIONS = 4;
 
 /** One command's outcome within a {@link Virsh.batch}. */
 export type CommandOutcome = { ok: true; stdout: string } | { ok: false; error: DriverError };
