@@ -1,6 +1,6 @@
 /**
  * A HypervisorDriver decorator that serves list() from memory. Listing every
- * domain costs virsh processes (tens of milliseconds each), and the agent
+ * domain costs two virsh round trips and libvirt work per domain, and the agent
  * lists on every VM list, host stats call and define; yet the list only
  * changes when something happens to a domain. So the cached list is dropped
  * on every lifecycle event the inner driver reports, on every mutating call
