@@ -17,7 +17,7 @@
  *   `echo --xml <tag>>` prints the tag with `>` escaped as `&gt;`. Drover
  *   never sends `&`, so the printed marker cannot be part of the echoed
  *   input line, and the tag carries a random per-session nonce, so no
- *   command output can fake it. `echo --err` prints the same marker to
+ *   command output can fake it (`@@<nonce>.<request>.<command>`). `echo --err` prints the same marker to
  *   stderr (as `error: <marker>`), framing the error messages.
  * - virsh runs nothing of a line it cannot parse (an unknown option, say).
  *   A second line with a sync marker follows every request, so that case
@@ -57,6 +57,8 @@ export function canCarry(commands: readonly (readonly string[])[]): boolean {
 export interface EncodedRequest {
   /** The two lines to write (the request line and the sync line), newline-terminated. */
   text: string;
+  /** The request line alone (no newline): virsh also takes it as one argv string, outside a session. */
+  line: string;
   /** stdout markers as virsh prints them: one before each command, one after the last. */
   stdoutMarkers: string[];
   /** stderr marker lines as virsh prints them (without their newline), same positions. */
@@ -64,6 +66,25 @@ export interface EncodedRequest {
   /** The sync marker on stdout, and its stderr line: the request is answered when both arrived. */
   syncStdout: string;
   syncStderr: string;
+}
+
+/**
+ * A session nonce: 12 hex digits (48 random bits). Every character of a line
+ * costs virsh two system calls (readline reads and echoes byte by byte), so
+ * the markers are kept short; the nonce only has to be unguessable for a
+ * domain's XML, whose text could otherwise carry a marker.
+ */
+const NONCE = /^[0-9a-f]{12}$/;
+
+/** Lines of virsh's stderr that are session markers, not messages. */
+const MARKER_LINE = /^error: @@[0-9a-f]{12}\.[0-9a-z]+\.(?:[0-9a-z]+|_)&gt;$/;
+
+/** Drops the session's marker lines from stderr text, keeping virsh's messages. */
+export function withoutMarkers(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !MARKER_LINE.test(l))
+    .join('\n');
 }
 
 /** What `echo --xml <tag>>` prints on stdout. */
@@ -82,9 +103,10 @@ function markerCommands(tag: string): string {
  * @throws Error when a command cannot be carried (check {@link canCarry} first).
  */
 export function encodeRequest(nonce: string, seq: number, commands: readonly (readonly string[])[]): EncodedRequest {
-  if (!/^[0-9a-f]{8,}$/.test(nonce) || !Number.isSafeInteger(seq) || seq < 0) throw new Error('invalid session nonce or sequence number');
+  if (!NONCE.test(nonce) || !Number.isSafeInteger(seq) || seq < 0) throw new Error('invalid session nonce or sequence number');
   if (!canCarry(commands)) throw new Error(`refusing to send ${JSON.stringify(commands)} through a virsh session`);
-  const tag = (i: number | 's'): string => `@@drover:${nonce}:${seq}:${i}`;
+  // Command positions in base 36; the sync marker's `_` is no base-36 digit.
+  const tag = (i: number | 'sync'): string => `@@${nonce}.${seq.toString(36)}.${i === 'sync' ? '_' : i.toString(36)}`;
   const parts: string[] = [];
   const tags: string[] = [];
   commands.forEach((command, i) => {
@@ -93,15 +115,29 @@ export function encodeRequest(nonce: string, seq: number, commands: readonly (re
   });
   tags.push(tag(commands.length));
   parts.push(markerCommands(tag(commands.length)));
-  const sync = tag('s');
+  const sync = tag('sync');
+  const line = parts.join('; ');
   return {
-    text: `${parts.join('; ')}\n${markerCommands(sync)}\n`,
+    text: `${line}\n${markerCommands(sync)}\n`,
+    line,
     stdoutMarkers: tags.map(printed),
     stderrMarkers: tags.map((t) => `error: ${printed(t)}`),
     syncStdout: printed(sync),
     syncStderr: `error: ${printed(sync)}`,
   };
 }
+
+/**
+ * About how long the request line for `commands` is (each command plus its
+ * markers), to choose between a session and a process of its own without
+ * encoding first.
+ */
+export function estimateLineLength(commands: readonly (readonly string[])[]): number {
+  return commands.reduce((sum, c) => sum + c.join(' ').length + MARKER_OVERHEAD, MARKER_OVERHEAD);
+}
+
+/** Characters the marker commands add per command (`; echo --xml T>; echo --err --xml T>; ` with a ~20-character tag). */
+const MARKER_OVERHEAD = 80;
 
 /** One command's answer. */
 export interface CommandOutput {
@@ -144,7 +180,7 @@ export function decodeResponse(request: EncodedRequest, stdout: string, stderr: 
   const errs = between(stderr, request.stderrMarkers, true);
   if (outs === undefined || errs === undefined) {
     // Nothing of the line ran: what virsh printed on stderr is why.
-    return { kind: 'line-error', stderr: stderr.split('\n').filter((l) => !l.includes('@@drover:')).join('\n') };
+    return { kind: 'line-error', stderr: withoutMarkers(stderr) };
   }
   return { kind: 'commands', outputs: outs.map((o, i) => ({ stdout: o, stderr: errs[i] ?? '' })) };
 }

@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { DriverError } from '../driver.js';
 import { classifyLibvirtError, cleanVirshMessage } from './errors.js';
-import { decodeResponse, encodeRequest, StreamBuffer, type CommandOutput, type EncodedRequest } from './session-protocol.js';
+import { decodeResponse, encodeRequest, StreamBuffer, withoutMarkers, type CommandOutput, type EncodedRequest } from './session-protocol.js';
 
 /** What a session needs to start virsh. */
 export interface SessionTarget {
@@ -154,7 +154,7 @@ export class VirshSession {
   }
 
   private startChild(): ChildProcess | undefined {
-    this.nonce = randomBytes(8).toString('hex');
+    this.nonce = randomBytes(6).toString('hex');
     this.seq = 0;
     this.out.clear();
     this.err.clear();
@@ -182,7 +182,7 @@ export class VirshSession {
     });
     child.on('close', (code, signal) => {
       // Whatever virsh printed last (e.g. "failed to connect to the hypervisor") says why.
-      const said = cleanVirshMessage(this.err.clear().split('\n').filter((l) => !l.includes('@@drover:')).join('\n'));
+      const said = cleanVirshMessage(withoutMarkers(this.err.clear()));
       const kind = said ? classifyLibvirtError(said) : 'Unavailable';
       const why = `virsh session exited (${signal ?? `code ${code ?? '?'}`})`;
       this.childGone(child, new DriverError(kind === 'Failed' ? 'Unavailable' : kind, said ? `${said} (${why})` : `${why} on ${this.target.uri}`));

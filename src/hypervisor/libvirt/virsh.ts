@@ -8,10 +8,11 @@
  * @packageDocumentation
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { DriverError } from '../driver.js';
 import { driverErrorFromVirsh } from './errors.js';
 import { SessionPool } from './session-pool.js';
-import { canCarry, commandFailed, type CommandOutput } from './session-protocol.js';
+import { canCarry, commandFailed, decodeResponse, encodeRequest, estimateLineLength, type CommandOutput } from './session-protocol.js';
 
 /** Default per-command timeout: long enough for a slow libvirtd, short enough to notice a hung one. */
 export const DEFAULT_VIRSH_TIMEOUT_MS = 60_000;
@@ -60,6 +61,33 @@ export interface VirshOptions {
  * its default 4 workers; sessions beyond the first end when idle.
  */
 export const DEFAULT_VIRSH_SESSIONS = 4;
+
+/**
+ * Longest request line sent through a session. virsh reads a session's
+ * lines through readline, which costs two system calls per character (it
+ * reads and echoes byte by byte): a `list()` of 40 domains (~16 KB) took
+ * longer in a session than in a fresh process. Longer requests run as one
+ * argv string in a process of their own, framed the same way.
+ */
+export const SESSION_LINE_LIMIT = 8192;
+
+/** Longest argv string per process (Linux refuses one argument over 128 KiB). */
+const ARGV_LINE_LIMIT = 100_000;
+
+/** Splits `commands` into runs whose request lines stay under `limit`. */
+function chunked(commands: readonly (readonly string[])[], limit: number): (readonly string[])[][] {
+  const chunks: (readonly string[])[][] = [];
+  let current: (readonly string[])[] = [];
+  for (const command of commands) {
+    if (current.length > 0 && estimateLineLength([...current, command]) > limit) {
+      chunks.push(current);
+      current = [];
+    }
+    current.push(command);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 /** One command's outcome within a {@link Virsh.batch}. */
 export type CommandOutcome = { ok: true; stdout: string } | { ok: false; error: DriverError };
@@ -127,16 +155,21 @@ export class Virsh {
   /**
    * Runs several commands, in order, and returns each one's outcome; a
    * failed command does not stop the ones after it. In a session this is
-   * one round trip; commands that cannot be carried there (a token virsh's
-   * line parser would interpret) run one by one in their own processes.
+   * one round trip; a long batch runs framed in a process of its own (see
+   * {@link SESSION_LINE_LIMIT}); commands that cannot be carried in a line
+   * (a token virsh's line parser would interpret) run one by one as argv
+   * in their own processes.
    *
    * @throws DriverError when virsh itself fails (cannot start, exits, times
    *   out, refuses the line): then no outcome is known.
    */
   async batch(commands: readonly (readonly string[])[], opts: VirshCallOptions = {}): Promise<CommandOutcome[]> {
     const timeout = opts.timeoutMs ?? DEFAULT_VIRSH_TIMEOUT_MS;
-    if (this.pool !== undefined && canCarry(commands)) {
-      const outputs = await this.pool.run(commands, timeout);
+    if (canCarry(commands)) {
+      const fitsSession = this.pool !== undefined && estimateLineLength(commands) <= SESSION_LINE_LIMIT;
+      const outputs: CommandOutput[] = [];
+      if (fitsSession && this.pool) outputs.push(...(await this.pool.run(commands, timeout)));
+      else for (const chunk of chunked(commands, ARGV_LINE_LIMIT)) outputs.push(...(await this.execFramed(chunk, timeout)));
       return outputs.map((o, i) => outcomeOf(commands[i] ?? [], o));
     }
     const outcomes: CommandOutcome[] = [];
@@ -149,6 +182,30 @@ export class Virsh {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * Runs a batch as one argv string in its own process, framed like a
+   * session request (virsh's argv form of a command line: no readline).
+   */
+  private execFramed(commands: readonly (readonly string[])[], timeout: number): Promise<CommandOutput[]> {
+    const request = encodeRequest(randomBytes(6).toString('hex'), 0, commands);
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.binary,
+        this.argv([request.line]),
+        { env: Virsh.env(), timeout, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+        (err, stdout, stderr) => {
+          const e = err as (NodeJS.ErrnoException & { killed?: boolean }) | null;
+          if (e?.code === 'ENOENT') return reject(new DriverError('Unavailable', `${this.binary} not found: install libvirt-clients`));
+          if (e?.killed) return reject(new DriverError('Unavailable', `virsh batch of ${commands.length} commands timed out after ${timeout} ms (${this.uri})`));
+          // virsh exits non-zero when any command failed; the markers tell which.
+          const decoded = decodeResponse(request, stdout, stderr);
+          if (decoded.kind === 'commands') return resolve(decoded.outputs);
+          reject(driverErrorFromVirsh(decoded.stderr, `virsh batch failed: ${e?.message ?? 'no answer'}`));
+        },
+      );
+    });
   }
 
   /** Ends the sessions' virsh processes (idle ones do not keep Node.js running either). */

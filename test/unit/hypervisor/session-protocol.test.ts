@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { canCarry, commandFailed, decodeResponse, encodeRequest, isPlainToken, StreamBuffer } from '../../../src/hypervisor/libvirt/session-protocol.js';
 
 const UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
-const NONCE = '0123456789abcdef';
+const NONCE = '0123456789ab';
 
 describe('isPlainToken / canCarry', () => {
   it('accepts UUIDs, options, numbers and the paths the driver creates', () => {
@@ -36,20 +36,30 @@ describe('isPlainToken / canCarry', () => {
 describe('encodeRequest', () => {
   it('writes one request line with a marker before each command and after the last, then a sync line', () => {
     const req = encodeRequest(NONCE, 7, [['domstate', '--reason', '--domain', UUID], ['dumpxml', '--inactive', '--domain', UUID]]);
-    const tag = (i: string | number) => `@@drover:${NONCE}:7:${i}`;
+    const tag = (i: string | number) => `@@${NONCE}.7.${i}`;
     const m = (i: string | number) => `echo --xml ${tag(i)}>; echo --err --xml ${tag(i)}>`;
     expect(req.text).toBe(
-      `${m(0)}; domstate --reason --domain ${UUID}; ${m(1)}; dumpxml --inactive --domain ${UUID}; ${m(2)}\n${m('s')}\n`,
+      `${m(0)}; domstate --reason --domain ${UUID}; ${m(1)}; dumpxml --inactive --domain ${UUID}; ${m(2)}\n${m('_')}\n`,
     );
     expect(req.stdoutMarkers).toEqual([0, 1, 2].map((i) => `${tag(i)}&gt;`));
     expect(req.stderrMarkers).toEqual([0, 1, 2].map((i) => `error: ${tag(i)}&gt;`));
-    expect(req.syncStdout).toBe(`${tag('s')}&gt;`);
-    expect(req.syncStderr).toBe(`error: ${tag('s')}&gt;`);
+    expect(req.syncStdout).toBe(`${tag('_')}&gt;`);
+    expect(req.syncStderr).toBe(`error: ${tag('_')}&gt;`);
+  });
+
+  it('gives every marker of a long request its own tag, distinct from the sync marker', () => {
+    const req = encodeRequest(NONCE, 1295, Array.from({ length: 100 }, () => ['domstate', '--domain', UUID]));
+    const all = [...req.stdoutMarkers, req.syncStdout];
+    expect(new Set(all).size).toBe(102);
+    // No marker occurs inside another (indexOf would find it there).
+    for (const a of all) for (const b of all) if (a !== b) expect(b.includes(a)).toBe(false);
+    expect(req.syncStdout).toBe(`@@${NONCE}.zz._&gt;`);
   });
 
   it('refuses commands it cannot carry, and a malformed nonce or sequence number', () => {
     expect(() => encodeRequest(NONCE, 1, [['destroy', 'x y']])).toThrow(/refusing/);
     expect(() => encodeRequest('xyz', 1, [['list']])).toThrow();
+    expect(() => encodeRequest('0123456789abcdef', 1, [['list']])).toThrow();
     expect(() => encodeRequest(NONCE, -1, [['list']])).toThrow();
   });
 });

@@ -11,7 +11,7 @@ import { DriverError } from '../../../src/hypervisor/driver.js';
 import { VirshSession } from '../../../src/hypervisor/libvirt/session.js';
 import { SessionPool } from '../../../src/hypervisor/libvirt/session-pool.js';
 import { commandFailed } from '../../../src/hypervisor/libvirt/session-protocol.js';
-import { Virsh } from '../../../src/hypervisor/libvirt/virsh.js';
+import { SESSION_LINE_LIMIT, Virsh } from '../../../src/hypervisor/libvirt/virsh.js';
 
 const TEST_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
 const virsh = new Virsh('test:///default', 'virsh', { sessions: 0 });
@@ -54,6 +54,17 @@ describe('VirshSession (real virsh, test driver)', () => {
     expect(after!.stdout).toBe('shut off (destroyed)\n');
     expect(s.pid).toBe(pid);
     expect(s.started).toBe(1);
+  });
+
+  it('frames a long request (list() of many domains) command by command', async () => {
+    const s = session();
+    const commands = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? ['domstate', '--reason', '--domain', TEST_UUID] : ['dominfo', '--domain', `missing-${i}`]));
+    const outputs = await s.run(commands, 30_000);
+    expect(outputs).toHaveLength(120);
+    outputs.forEach((o, i) => {
+      if (i % 2 === 0) expect(o).toEqual({ stdout: 'running (unknown)\n', stderr: '' });
+      else expect(o.stderr).toBe(`error: failed to get domain 'missing-${i}'\n`);
+    });
   });
 
   it("reports each command's own failure and goes on with the next", async () => {
@@ -171,5 +182,31 @@ describe('Virsh.run / batch', () => {
     expect(outcomes[0]).toEqual({ ok: true, stdout: 'running\n' });
     expect(outcomes[1]).toMatchObject({ ok: false, error: { kind: 'NotFound' } });
     expect(v.sessions?.members.map((m) => m.started)).toEqual([1]);
+  });
+
+  it('runs a batch too long for a session line as one framed argv string in its own process, with the same outcomes', async () => {
+    const v = new Virsh('test:///default', 'virsh', { sessions: 1 });
+    open.push(v);
+    const commands = Array.from({ length: 150 }, (_, i) => (i % 3 === 2 ? ['dominfo', '--domain', `missing-${i}`] : ['domstate', '--reason', '--domain', TEST_UUID]));
+    expect(commands.map((c) => c.join(' ')).join('; ').length).toBeGreaterThan(SESSION_LINE_LIMIT / 2);
+    const long = await v.batch(commands);
+    expect(v.sessions?.members).toHaveLength(0);
+    const short = await v.batch(commands.slice(0, 6));
+    expect(v.sessions?.members).toHaveLength(1);
+    for (const [i, o] of long.entries()) {
+      if (i % 3 === 2) expect(o).toMatchObject({ ok: false, error: { kind: 'NotFound', message: expect.stringContaining(`'missing-${i}'`) } });
+      else expect(o).toEqual({ ok: true, stdout: 'running (unknown)\n' });
+    }
+    expect(long.slice(0, 6)).toEqual(short);
+  });
+
+  it('without sessions, runs a batch as one framed process and reports a refused line as an error', async () => {
+    const v = new Virsh('test:///default', 'virsh', { sessions: 0 });
+    expect(v.sessions).toBeUndefined();
+    const outcomes = await v.batch([['destroy', '--domain', TEST_UUID], ['domstate', '--domain', TEST_UUID], ['dominfo', '--domain', 'nope']]);
+    // One process, one connection: the destroy is visible to the next command.
+    expect(outcomes.slice(0, 2)).toEqual([{ ok: true, stdout: '' }, { ok: true, stdout: 'shut off\n' }]);
+    expect(outcomes[2]).toMatchObject({ ok: false, error: { kind: 'NotFound' } });
+    await expect(v.batch([['domstate', '--bogus', TEST_UUID]])).rejects.toMatchObject({ message: expect.stringContaining("doesn't support option --bogus") });
   });
 });
