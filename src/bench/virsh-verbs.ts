@@ -8,7 +8,9 @@
  * reports the median wall time and the CPU time spent by virsh (our child
  * processes) and by the host's libvirtd, per verb.
  *
- * Usage: `node dist/bench/virsh-verbs.js [--rounds N] [--keep]`. Brings up
+ * Usage: `node dist/bench/virsh-verbs.js [--rounds N] [--domains N] [--keep]`;
+ * `--domains` first defines that many other (shut off) domains, as on a
+ * host with VMs, where a define checks its name against all of them. Brings up
  * (and takes down again) a one-host test bed with prefix `vrb` in
  * `<repo>/.drover/bench-virsh-verbs`. Figures are printed as JSON, never
  * asserted.
@@ -93,7 +95,9 @@ async function virsh(host: TestbedHost, args: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, keep: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '8' }, domains: { type: 'string', default: '0' }, keep: { type: 'boolean', default: false } },
+  });
   const rounds = Number(values.rounds);
   const repoRoot = process.env['DROVER_REPO_ROOT'] ?? resolve(import.meta.dirname, '..', '..');
   const stateDir = join(repoRoot, '.drover', 'bench-virsh-verbs');
@@ -107,6 +111,21 @@ async function main(): Promise<void> {
     const driver = new LibvirtDriver({ uri: host.libvirtUri, acceleration: 'tcg' });
     const storage = new FileStorageManager({ stateDir: join(stateDir, 'agent-storage') });
     const service = new VmService({ driver: new CachedListDriver(driver), storage, logger: pino({ level: 'silent' }), publish: () => undefined });
+    for (let i = 0; i < Number(values.domains); i += 1) {
+      await driver.define(
+        buildDomainXml({
+          uid: randomUUID(),
+          name: `pop-${i}`,
+          owner: { namespace: 'bench', name: `pop-${i}` },
+          generation: 1,
+          hypervisor: 'qemu',
+          cpu: { mode: 'host-model', cores: 1 },
+          memoryMiB: 64,
+          disks: [],
+          interfaces: [{ name: 'mgmt', bridge: 'br0', mac: `52:54:00:73:03:${(i % 200 + 16).toString(16).padStart(2, '0')}`, model: 'virtio' }],
+        }),
+      );
+    }
     const xmlFile = join(stateDir, 'domain.xml');
     const raw = { define: [] as Sample[], start: [] as Sample[] };
     const drv = { define: [] as Sample[], start: [] as Sample[], get: [] as Sample[] };
@@ -171,6 +190,7 @@ async function main(): Promise<void> {
     }
     const result = {
       rounds,
+      otherDomains: Number(values.domains),
       guest: 'firmware-only, 64 MiB, TCG',
       virsh: { define: median(raw.define), start: median(raw.start) },
       driver: { define: median(drv.define), get: median(drv.get), start: median(drv.start) },

@@ -8,7 +8,7 @@
  * events that never arrive). get() always asks the hypervisor: the verbs
  * that decide what to do read live state.
  */
-import type { DomainEvent, DomainInfo, HostCapabilities, HypervisorDriver, JobInfo, MigrationOptions } from './driver.js';
+import type { DomainEvent, DomainInfo, DomainName, HostCapabilities, HypervisorDriver, JobInfo, MigrationOptions } from './driver.js';
 
 /** Options for {@link CachedListDriver}. */
 export interface CachedListOptions {
@@ -48,6 +48,13 @@ export class CachedListDriver implements HypervisorDriver {
     const domains = await this.inner.list();
     if (generation === this.generation) this.cached = { at, domains: domains.map((d) => ({ ...d })) };
     return domains;
+  }
+
+  /** From the cached list while it is fresh, else the inner driver's (cheap) listing of names. */
+  async names(): Promise<DomainName[]> {
+    const cached = this.cached;
+    if (cached && this.now() - cached.at <= this.maxAgeMs) return cached.domains.map((d) => ({ uuid: d.uuid, name: d.name }));
+    return this.inner.names();
   }
 
   capabilities(): Promise<HostCapabilities> {

@@ -18,6 +18,7 @@ import {
   DriverError,
   type DomainEvent,
   type DomainInfo,
+  type DomainName,
   type HostCapabilities,
   type HypervisorDriver,
   type JobInfo,
@@ -93,7 +94,7 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly acceleration: Acceleration;
   private readonly kvmDevice: string;
   private readonly log: EventStreamLogger | undefined;
-  private readonly names: DomainNameCache;
+  private readonly nameCache: DomainNameCache;
 
   /** @throws DriverError `InvalidSpec` for a malformed URI or acceleration. */
   constructor(options: LibvirtDriverOptions) {
@@ -104,7 +105,7 @@ export class LibvirtDriver implements HypervisorDriver {
     }
     this.kvmDevice = options.kvmDevice ?? KVM_DEVICE;
     this.log = options.log;
-    this.names = new DomainNameCache(async () => parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name'])));
+    this.nameCache = new DomainNameCache(async () => parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name'])));
   }
 
   /** The libvirt URI this driver talks to. */
@@ -152,16 +153,27 @@ export class LibvirtDriver implements HypervisorDriver {
     uuids.forEach((_, i) => {
       const domain = domainFrom(outcomes.slice(i * 3, i * 3 + 3));
       if (domain === undefined) return;
-      this.names.remember(domain.name, domain.uuid);
+      this.nameCache.remember(domain.name, domain.uuid);
       found.push(domain);
     });
+    return found;
+  }
+
+  /** One `virsh list --all --uuid --name`, whatever the number of domains. */
+  async names(): Promise<DomainName[]> {
+    const table = parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name']));
+    const found: DomainName[] = [];
+    for (const [name, uuid] of table) {
+      this.nameCache.remember(name, uuid);
+      found.push({ uuid, name });
+    }
     return found;
   }
 
   /** The domain's info, state and inactive XML in one request; `undefined` when there is no such domain. */
   async get(uuid: string): Promise<DomainInfo | undefined> {
     const domain = domainFrom(await this.virsh.batch(describeCommands(checkUuid(uuid))));
-    if (domain !== undefined) this.names.remember(domain.name, domain.uuid);
+    if (domain !== undefined) this.nameCache.remember(domain.name, domain.uuid);
     return domain;
   }
 
@@ -273,9 +285,9 @@ export class LibvirtDriver implements HypervisorDriver {
   events(signal: AbortSignal): AsyncIterable<DomainEvent> {
     return lifecycleEvents({
       virsh: this.virsh,
-      resolve: (line) => this.names.resolve(line.name, line.event),
+      resolve: (line) => this.nameCache.resolve(line.name, line.event),
       onConnect: () => {
-        this.names.refresh().catch(() => undefined);
+        this.nameCache.refresh().catch(() => undefined);
       },
       signal,
       ...(this.log ? { log: this.log } : {}),

@@ -24,5 +24,8 @@ describe('LibvirtDriver.list (batched)', () => {
     // The same facts as the one-domain path.
     const one = await driver.get('6695eb01-f6a4-8304-79aa-97f2502e193f');
     expect(all[0]).toEqual(one);
+    // And names() is the same domain's UUID and name from one listing.
+    expect(await driver.names()).toEqual([{ uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', name: 'test' }]);
+    await driver.close();
   });
 });
