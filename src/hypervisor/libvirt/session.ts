@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { DriverError } from '../driver.js';
 import { classifyLibvirtError, cleanVirshMessage } from './errors.js';
-import { decodeResponse, encodeRequest, StreamBuffer, withoutMarkers, type CommandOutput, type EncodedRequest } from './session-protocol.js';
+import { canCarry, decodeResponse, encodeRequest, StreamBuffer, withoutMarkers, type CommandOutput, type EncodedRequest } from './session-protocol.js';
 
 /** What a session needs to start virsh. */
 export interface SessionTarget {
@@ -109,10 +109,12 @@ export class VirshSession {
    * could not parse is.
    *
    * @throws DriverError `Unavailable` when virsh cannot be started, exits,
-   *   or the request times out; a classified error for a line virsh refused.
+   *   or the request times out; a classified error for a line virsh refused;
+   *   `InvalidSpec`, before anything is sent, for commands a line cannot carry.
    */
   run(commands: readonly (readonly string[])[], timeoutMs: number): Promise<CommandOutput[]> {
     if (this.closed) return Promise.reject(new DriverError('Unavailable', 'virsh session closed'));
+    if (!canCarry(commands)) return Promise.reject(new DriverError('InvalidSpec', `not plain virsh commands: ${JSON.stringify(commands)}`));
     return new Promise((resolve, reject) => {
       const request: Request = { commands, timeoutMs, resolve, reject, settled: false };
       if (timeoutMs > 0) request.timer = setTimeout(() => this.expire(request), timeoutMs);
@@ -145,7 +147,12 @@ export class VirshSession {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     const child = this.child ?? this.startChild();
-    if (child === undefined) return; // startChild failed the request queue already
+    if (child instanceof DriverError) {
+      // Nothing can run: this request and everything queued behind it fail alike.
+      this.settle(request, child);
+      this.failAll(child);
+      return;
+    }
     this.seq += 1;
     const encoded = encodeRequest(this.nonce, this.seq, request.commands);
     this.inFlight = { request, encoded };
@@ -153,7 +160,7 @@ export class VirshSession {
     child.stdin?.write(encoded.text);
   }
 
-  private startChild(): ChildProcess | undefined {
+  private startChild(): ChildProcess | DriverError {
     this.nonce = randomBytes(6).toString('hex');
     this.seq = 0;
     this.out.clear();
@@ -165,8 +172,7 @@ export class VirshSession {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (e) {
-      this.failAll(new DriverError('Unavailable', `cannot start ${this.target.binary}: ${String(e)}`));
-      return undefined;
+      return new DriverError('Unavailable', `cannot start ${this.target.binary}: ${String(e)}`);
     }
     this.starts += 1;
     this.child = child;

@@ -127,10 +127,21 @@ describe('VirshSession (real virsh, test driver)', () => {
     expect(() => process.kill(hung, 0)).toThrow();
   });
 
+  it('refuses commands a line cannot carry before sending anything', async () => {
+    const s = session();
+    await expect(s.run([['dominfo', '--domain', 'a b']], 1000)).rejects.toMatchObject({ kind: 'InvalidSpec' });
+    await expect(s.run([['dominfo', "it's"]], 1000)).rejects.toMatchObject({ kind: 'InvalidSpec' });
+    expect(s.started).toBe(0);
+  });
+
   it('maps a missing virsh and an unreachable libvirtd to Unavailable', async () => {
     const missing = session(new Virsh('test:///default', '/nonexistent/virsh', { sessions: 0 }));
     const queued = [missing.run([['version']], 5000), missing.run([['version']], 5000)];
     for (const r of queued) await expect(r).rejects.toMatchObject({ kind: 'Unavailable', message: expect.stringContaining('not found') });
+    // spawn() itself throwing (here: a NUL byte in the program name) fails the request and those queued behind it.
+    const unspawnable = session(new Virsh('test:///default', 'vir\0sh', { sessions: 0 }));
+    const both = [unspawnable.run([['version']], 5000), unspawnable.run([['version']], 5000)];
+    for (const r of both) await expect(r).rejects.toMatchObject({ kind: 'Unavailable', message: expect.stringContaining('cannot start') });
     const refused = session(new Virsh('qemu+tcp://127.0.0.1:1/system', 'virsh', { sessions: 0 }));
     await expect(refused.run([['version']], 10_000)).rejects.toMatchObject({ kind: 'Unavailable', message: expect.stringContaining('failed to connect') });
   });
