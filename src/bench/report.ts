@@ -91,17 +91,16 @@ ${row('live migration, tiny guest (96 MiB)', r['migrationMs'], t.migrationMs)}
 | idle | ${r['agentIdleRssMiB']} | ≤ ${t.idleRssMiB} | ${r['agentIdleRssMiB'] <= t.idleRssMiB ? 'met' : '**missed**'} |
 | with 20 VMs running | ${r['agentRssWith20VmsMiB']} | | |
 
-**Where the time goes.** Every agent call that reads libvirt runs \`virsh\`, and
-one \`virsh\` run costs 27–43 ms here (27 ms is virsh's own start-up:
-\`virsh --version\`). Two changes so far: \`list()\` takes two virsh runs
-whatever the number of domains (it was 1 + 3 per domain), and the agent serves
-the list from memory until a libvirt event, a change of its own, or 10 s
-(\`CachedListDriver\`): host stats went from ~210 ms to under 10 ms. A VM list
-still parses every domain's XML per answer (~30 ms for 20). define + start
-chains live reads (\`get()\`, three virsh runs each) around libvirt's define and
-start, so it stays far above the 0.5 s target; next step: keep per-domain
-state from the event stream as well, so only libvirt's own define and start
-remain on that path.
+**Where the time goes.** A \`virsh\` process costs 27–43 ms here before its
+command runs (start-up and a new libvirtd connection), so the driver keeps a
+few interactive virsh sessions open and sends each call as one request:
+\`get()\` (dominfo, domstate, dumpxml) is one round trip, \`list()\` two whatever
+the number of domains, and the agent serves the list from memory until a
+libvirt event, a change of its own, or 10 s (\`CachedListDriver\`). A VM list
+still parses every domain's XML per answer (~30 ms for 20). define + start is
+now mostly libvirt's own start: under TCG, ~0.2 s until QEMU answers QMP and
+~0.3–0.6 s in the ~400 \`qom-get\` calls with which libvirt 9.0 reads the
+guest CPU back (\`node dist/bench/virsh-verbs.js\` times each layer).
 
 Anchors: libvirt's own define + start ≈ 0.25–0.35 s on this machine; QEMU's default migration downtime limit 300 ms; KubeVirt VMI creation → Running p50 15–22 s (its figure includes pod scheduling and image pulls, so the ratio is not like for like).
 `;

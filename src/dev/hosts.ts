@@ -20,7 +20,7 @@
  * and the agents started later ({@link startCertAgents}, {@link startEnrollAgents}),
  * since tokens and the CA hash only exist once the Manager is reconciled.
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { ensureGuestImage } from './guest-image/index.js';
@@ -118,8 +118,14 @@ export async function prepareDevHosts(options: Omit<DevHostsOptions, 'enroll' | 
   try {
     for (const dir of ['data', 'images/guest', 'hosted-engine']) await mkdir(join(sharedDir, dir), { recursive: true });
     const guest = await ensureGuestImage();
-    await copyFile(guest.kernel, join(sharedDir, GUEST_KERNEL_PATH));
-    await copyFile(guest.initrd, join(sharedDir, GUEST_INITRD_PATH));
+    for (const [from, to] of [[guest.kernel, GUEST_KERNEL_PATH], [guest.initrd, GUEST_INITRD_PATH]] as const) {
+      // A fresh file, not the old one overwritten: copyFile keeps an existing
+      // file's extended attributes, and a QEMU killed by a previous run's
+      // down() leaves libvirt's DAC reference count in them, so every start
+      // would fail with "Setting different DAC user or group ... already in use".
+      await rm(join(sharedDir, to), { force: true });
+      await copyFile(from, join(sharedDir, to));
+    }
     return testbed;
   } catch (error) {
     await down(options.stateDir);

@@ -1,6 +1,6 @@
 /**
  * A HypervisorDriver decorator that serves list() from memory. Listing every
- * domain costs virsh processes (tens of milliseconds each), and the agent
+ * domain costs two virsh round trips and libvirt work per domain, and the agent
  * lists on every VM list, host stats call and define; yet the list only
  * changes when something happens to a domain. So the cached list is dropped
  * on every lifecycle event the inner driver reports, on every mutating call
@@ -8,7 +8,7 @@
  * events that never arrive). get() always asks the hypervisor: the verbs
  * that decide what to do read live state.
  */
-import type { DomainEvent, DomainInfo, HostCapabilities, HypervisorDriver, JobInfo, MigrationOptions } from './driver.js';
+import type { DomainEvent, DomainInfo, DomainName, HostCapabilities, HypervisorDriver, JobInfo, MigrationOptions } from './driver.js';
 
 /** Options for {@link CachedListDriver}. */
 export interface CachedListOptions {
@@ -48,6 +48,13 @@ export class CachedListDriver implements HypervisorDriver {
     const domains = await this.inner.list();
     if (generation === this.generation) this.cached = { at, domains: domains.map((d) => ({ ...d })) };
     return domains;
+  }
+
+  /** From the cached list while it is fresh, else the inner driver's (cheap) listing of names. */
+  async names(): Promise<DomainName[]> {
+    const cached = this.cached;
+    if (cached && this.now() - cached.at <= this.maxAgeMs) return cached.domains.map((d) => ({ uuid: d.uuid, name: d.name }));
+    return this.inner.names();
   }
 
   capabilities(): Promise<HostCapabilities> {

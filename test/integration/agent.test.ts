@@ -277,6 +277,15 @@ describe('host agent on the test bed', () => {
     const refused = await rawRequest(agent.ip, agent.port, 'POST', `/v1/vms/${foreignUuid}/start`, '{}', hosts.tls);
     expect(refused.status).toBe(403);
     expect(await state(0, 'not-drovers')).toBe('shut off');
+    // A new VM may not take a name libvirt already has, Drover's or not (the
+    // check reads the host's names from libvirt), and nothing is defined.
+    const namesBefore = await domainNames(hosts, 0);
+    for (const [name, holder] of [['not-drovers', foreignUuid], [spec.name, uid]] as const) {
+      const taken = await rawRequest(agent.ip, agent.port, 'PUT', `/v1/vms/${randomUUID()}`, JSON.stringify({ ...guestSpec('clash', '10.247.85.105'), name }), hosts.tls);
+      expect(taken.status).toBe(409);
+      expect(JSON.parse(taken.body)).toMatchObject({ error: { reason: 'NameInUse', field: 'name', message: expect.stringContaining(holder) } });
+    }
+    expect(await domainNames(hosts, 0)).toEqual(namesBefore);
     await a1.destroyVm(uid);
     await a1.undefineVm(uid);
     await virsh(hosts, 0, ['undefine', 'not-drovers']);

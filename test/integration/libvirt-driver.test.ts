@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileStorageManager } from '../../src/agent/storage/index.js';
 import { ensureGuestImage, guestCmdline, type GuestImage } from '../../src/dev/guest-image/index.js';
-import { down, guestAddress, hostAddress, hostExec, runChecked, sleep, up, type Testbed, type TestbedHost } from '../../src/dev/testbed/index.js';
-import type { DomainSpec } from '../../src/hypervisor/domainxml/index.js';
-import { LibvirtDriver } from '../../src/hypervisor/libvirt/index.js';
+import { down, findBinary, guestAddress, hostAddress, hostExec, run, runChecked, sleep, startOnHost, up, type Testbed, type TestbedHost } from '../../src/dev/testbed/index.js';
+import { buildDomainXml, type DomainSpec } from '../../src/hypervisor/domainxml/index.js';
+import { LibvirtDriver, Virsh } from '../../src/hypervisor/libvirt/index.js';
 import { describeDriverContract, type DriverContractFixture, type HostIndex } from '../support/driver-contract.js';
 import { timer, waitUntil } from '../support/wait.js';
 
@@ -223,4 +223,55 @@ describe('LibvirtDriver on a two-host test bed', () => {
   });
 
   describeDriverContract('libvirt', fixture);
+
+  it('keeps one virsh process and connection for many calls, and rides out a libvirtd restart', async () => {
+    // The session path as the driver uses it, observable: one child, one connection.
+    const v = new Virsh(h2.libvirtUri, 'virsh', { sessions: 1 });
+    const d = new LibvirtDriver({ uri: h2.libvirtUri, acceleration: 'tcg', sessions: 1 });
+    try {
+      const spec = guestSpec();
+      await d.define(buildDomainXml(spec));
+      for (let i = 0; i < 10; i++) {
+        expect(await d.get(spec.uid)).toMatchObject({ uuid: spec.uid, name: spec.name, state: 'shut off', persistent: true });
+        expect((await d.list()).map((x) => x.uuid)).toContain(spec.uid);
+      }
+      expect(await d.get(randomUUID())).toBeUndefined();
+      await d.undefine(spec.uid);
+      expect(await virshUuids(h2)).not.toContain(spec.uid);
+
+      expect((await v.run(['uri'])).trim()).toBe(h2.libvirtUri);
+      const session = v.sessions!.members[0]!;
+      const pid = session.pid;
+      expect(pid).toBeGreaterThan(1);
+      // The session's connection is one TCP connection to the host's libvirtd, kept open across calls.
+      const ownConnections = async () =>
+        (await runChecked(['ss', '-Htnp', 'state', 'established', 'dst', `${h2.ip}:16509`])).stdout
+          .split('\n')
+          .filter((l) => l.includes(`pid=${pid},`))
+          .map((l) => l.trim().split(/\s+/)[2]);
+      const before = await ownConnections();
+      expect(before).toHaveLength(1);
+      for (let i = 0; i < 10; i++) await v.run(['version']);
+      expect(await ownConnections()).toEqual(before);
+      expect(session.pid).toBe(pid);
+      expect(session.started).toBe(1);
+
+      // libvirtd goes away: calls fail Unavailable meanwhile (as a new virsh would)...
+      const pidFile = path.join(h2.runDir, 'run', 'libvirtd.pid');
+      const daemon = Number((await readFile(pidFile, 'utf8')).trim());
+      process.kill(daemon, 'SIGTERM');
+      await waitUntil('libvirtd gone', 30_000, async () => !existsSync(`/proc/${daemon}`));
+      await expect(v.run(['uri'])).rejects.toMatchObject({ kind: 'Unavailable' });
+      await expect(d.get(spec.uid)).rejects.toMatchObject({ kind: 'Unavailable' });
+      // ...and once it is back, the same sessions answer again.
+      await startOnHost(h2, [await findBinary('tini'), '-s', '-g', '--', await findBinary('libvirtd'), '--listen', '-p', '/run/libvirt/libvirtd.pid'], path.join(h2.logDir, 'libvirtd.out'));
+      await waitUntil('libvirtd back', 60_000, async () => (await run(['virsh', '-c', h2.libvirtUri, 'uri'], { timeoutMs: 10_000 })).code === 0, 200);
+      expect((await v.run(['uri'])).trim()).toBe(h2.libvirtUri);
+      expect(await d.get(spec.uid)).toBeUndefined();
+      expect(await d2.list()).toEqual(expect.any(Array));
+      timings['sessionRestartsAfterLibvirtdRestart'] = session.started - 1;
+    } finally {
+      await Promise.all([v.close(), d.close()]);
+    }
+  }, 120_000);
 });

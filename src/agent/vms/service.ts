@@ -112,7 +112,8 @@ export class VmService {
           throw new AgentApiError(409, 'Conflict', `name: domain ${uid} is defined as "${existing.name}"; renaming is not supported`, 'name');
         }
       } else {
-        const clash = (await this.driver.list()).find((d) => d.name === spec.name);
+        // Names only: a full list() costs three libvirt calls per domain on the host.
+        const clash = (await this.driver.names()).find((d) => d.name === spec.name);
         if (clash !== undefined) {
           throw new AgentApiError(409, 'NameInUse', `name: "${spec.name}" is already used by domain ${clash.uuid}`, 'name');
         }

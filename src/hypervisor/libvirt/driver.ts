@@ -1,10 +1,13 @@
 /**
- * The libvirt {@link HypervisorDriver}: every verb is one `virsh -c <uri>`
- * command run through execFile.
+ * The libvirt {@link HypervisorDriver}: every verb is virsh commands, run in
+ * one of a few long-lived virsh sessions (a reused process and libvirtd
+ * connection; see session.ts), except a migration and its job control,
+ * which get a `virsh -c <uri>` process of their own through execFile.
  *
  * Why virsh rather than libvirt's RPC protocol: there is no native binding
- * to build, it is the same CLI operators use to debug a host, and argv-only
- * invocation leaves no string to inject into.
+ * to build, it is the same CLI operators use to debug a host, and commands
+ * are argv arrays (or, in a session, lines of tokens checked to mean the
+ * same), which leaves no string to inject into.
  *
  * @packageDocumentation
  */
@@ -15,6 +18,7 @@ import {
   DriverError,
   type DomainEvent,
   type DomainInfo,
+  type DomainName,
   type HostCapabilities,
   type HypervisorDriver,
   type JobInfo,
@@ -26,7 +30,7 @@ import { buildMigrateArgs } from './migrate-args.js';
 import { DomainNameCache } from './name-cache.js';
 import { domainXmlUuid, parseDomInfo, parseDomState, parseJobInfoRaw, parseUuidList, parseUuidNameList } from './parse-domain.js';
 import { parseCapabilities, parseNodeInfoMemory, parseVersion } from './parse-host.js';
-import { checkUuid, Virsh } from './virsh.js';
+import { checkUuid, Virsh, type CommandOutcome } from './virsh.js';
 
 /** How the driver picks the hypervisor type it reports. */
 export type Acceleration = 'auto' | 'kvm' | 'tcg';
@@ -47,69 +51,61 @@ export interface LibvirtDriverOptions {
   kvmDevice?: string;
   /** Receives event-stream restarts and dropped events. */
   log?: EventStreamLogger;
+  /**
+   * Most long-lived virsh sessions on the connection (default
+   * DEFAULT_VIRSH_SESSIONS); 0 runs every command in its own virsh process.
+   */
+  sessions?: number;
 }
 
 /** Extra time virsh migrate gets beyond the caller's timeout before it is killed. */
 const MIGRATE_GRACE_MS = 60_000;
 
-/** `undefined` instead of a NotFound error; other errors pass. */
-async function unlessNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof DriverError && err.kind === 'NotFound') return undefined;
-    throw err;
-  }
+/** The three commands that describe a domain, for get() and list(). */
+function describeCommands(id: string): string[][] {
+  return [
+    ['dominfo', '--domain', id],
+    ['domstate', '--reason', '--domain', id],
+    ['dumpxml', '--inactive', '--domain', id],
+  ];
+}
+
+/**
+ * A {@link DomainInfo} from the outcomes of {@link describeCommands};
+ * `undefined` when the domain does not exist (or vanished between the
+ * commands).
+ *
+ * @throws DriverError any other failure.
+ */
+function domainFrom(outcomes: readonly CommandOutcome[]): DomainInfo | undefined {
+  const [info, state, xml] = outcomes;
+  if (info === undefined || state === undefined || xml === undefined) throw new DriverError('Failed', 'virsh answered fewer commands than asked');
+  for (const o of [info, state, xml]) if (!o.ok && o.error.kind === 'NotFound') return undefined;
+  for (const o of [info, state, xml]) if (!o.ok) throw o.error;
+  if (!info.ok || !state.ok || !xml.ok) return undefined; // unreachable: narrows the types
+  const parsed = parseDomInfo(info.stdout);
+  const { state: st, reason } = parseDomState(state.stdout);
+  return { uuid: parsed.uuid, name: parsed.name, state: st, ...(reason ? { reason } : {}), persistent: parsed.persistent, xml: xml.stdout };
 }
 
 /** {@link HypervisorDriver} on libvirt, through virsh. */
-/** Separates the domains' sections in a batched virsh run (not a valid domain name or UUID). */
-const BATCH_MARKER = '@@drover-domain@@';
-
-/** One domain's section of a batched list: its UUID line, domstate, dominfo and inactive XML. */
-function parseBatchSection(section: string): DomainInfo | undefined {
-  const xmlStart = section.indexOf('<domain');
-  const xmlEnd = section.lastIndexOf('</domain>');
-  if (xmlStart < 0 || xmlEnd < 0) return undefined;
-  // With -q, virsh's echo ends without a newline: the section starts with the
-  // UUID immediately followed by domstate's line.
-  const head = section.slice(0, xmlStart).replace(/^\s*[0-9a-fA-F-]{36}/, '').split('\n');
-  const stateLine = head.find((l) => l.trim() !== '') ?? '';
-  const infoText = head.filter((l) => l.includes(':')).join('\n');
-  try {
-    const info = parseDomInfo(infoText);
-    const { state, reason } = parseDomState(stateLine);
-    return {
-      uuid: info.uuid,
-      name: info.name,
-      state,
-      ...(reason ? { reason } : {}),
-      persistent: info.persistent,
-      // As dumpxml prints it (with its final newline), so list() and get() agree.
-      xml: `${section.slice(xmlStart, xmlEnd + '</domain>'.length)}\n`,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 export class LibvirtDriver implements HypervisorDriver {
   private readonly virsh: Virsh;
   private readonly acceleration: Acceleration;
   private readonly kvmDevice: string;
   private readonly log: EventStreamLogger | undefined;
-  private readonly names: DomainNameCache;
+  private readonly nameCache: DomainNameCache;
 
   /** @throws DriverError `InvalidSpec` for a malformed URI or acceleration. */
   constructor(options: LibvirtDriverOptions) {
-    this.virsh = new Virsh(options.uri, options.virshBinary);
+    this.virsh = new Virsh(options.uri, options.virshBinary, options.sessions === undefined ? {} : { sessions: options.sessions });
     this.acceleration = options.acceleration ?? 'auto';
     if (!['auto', 'kvm', 'tcg'].includes(this.acceleration)) {
       throw new DriverError('InvalidSpec', `acceleration must be auto, kvm or tcg, got ${String(this.acceleration)}`);
     }
     this.kvmDevice = options.kvmDevice ?? KVM_DEVICE;
     this.log = options.log;
-    this.names = new DomainNameCache(async () => parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name'])));
+    this.nameCache = new DomainNameCache(async () => parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name'])));
   }
 
   /** The libvirt URI this driver talks to. */
@@ -117,15 +113,19 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.virsh.uri;
   }
 
+  /** Ends the driver's virsh sessions (idle ones do not keep Node.js running, so this is for tidy shutdowns and tests). */
+  close(): Promise<void> {
+    return this.virsh.close();
+  }
+
   async capabilities(): Promise<HostCapabilities> {
     const kvmProbe: Promise<KvmProbe | undefined> =
       this.acceleration === 'tcg' ? Promise.resolve(undefined) : probeKvm(this.virsh, this.kvmDevice);
-    const [caps, nodeinfo, version, kvm] = await Promise.all([
-      this.virsh.run(['capabilities']),
-      this.virsh.run(['nodeinfo']),
-      this.virsh.run(['version']),
-      kvmProbe,
-    ]);
+    const [outcomes, kvm] = await Promise.all([this.virsh.batch([['capabilities'], ['nodeinfo'], ['version']]), kvmProbe]);
+    const [caps, nodeinfo, version] = outcomes.map((o) => {
+      if (!o.ok) throw o.error;
+      return o.stdout;
+    }) as [string, string, string];
     if (this.acceleration === 'kvm' && !kvm?.usable) {
       throw new DriverError('Unavailable', `KVM acceleration required but not usable: ${kvm?.reason ?? 'unknown'}`);
     }
@@ -138,45 +138,43 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   /**
-   * Every domain, in two virsh processes whatever their number: the UUIDs,
-   * then one batch inspecting them all. A virsh process and its connection
-   * cost tens of milliseconds, far more than the commands themselves, so one
-   * process per domain and command made a list of 20 VMs take over a second.
-   * The batch is virsh's own command language (not a shell); the only values
-   * in it are UUIDs, each validated as hex before use.
+   * Every domain, in two requests whatever their number: the UUIDs, then
+   * one batch inspecting them all. A round trip to virsh and libvirtd costs
+   * far more than the commands themselves. The only values in the batch are
+   * UUIDs, each validated as hex before use. A domain that vanished between
+   * the two requests is left out; any other failure fails the list (leaving
+   * a domain out would tell the caller it is gone).
    */
   async list(): Promise<DomainInfo[]> {
     const uuids = parseUuidList(await this.virsh.run(['list', '--all', '--uuid'])).map(checkUuid);
     if (uuids.length === 0) return [];
-    const batch = uuids
-      .map((id) => `echo ${BATCH_MARKER} ${id}; domstate --reason --domain ${id}; dominfo --domain ${id}; dumpxml --inactive --domain ${id}`)
-      .join('; ');
-    // Domains that vanish mid-batch make virsh print an error and exit non-zero
-    // after running the rest; their sections simply lack the XML.
-    const out = await this.virsh.run([batch], { allowFailure: true });
+    const outcomes = await this.virsh.batch(uuids.flatMap(describeCommands));
     const found: DomainInfo[] = [];
-    for (const section of out.split(`${BATCH_MARKER} `).slice(1)) {
-      const parsed = parseBatchSection(section);
-      if (parsed === undefined) continue;
-      this.names.remember(parsed.name, parsed.uuid);
-      found.push(parsed);
+    uuids.forEach((_, i) => {
+      const domain = domainFrom(outcomes.slice(i * 3, i * 3 + 3));
+      if (domain === undefined) return;
+      this.nameCache.remember(domain.name, domain.uuid);
+      found.push(domain);
+    });
+    return found;
+  }
+
+  /** One `virsh list --all --uuid --name`, whatever the number of domains. */
+  async names(): Promise<DomainName[]> {
+    const table = parseUuidNameList(await this.virsh.run(['list', '--all', '--uuid', '--name']));
+    const found: DomainName[] = [];
+    for (const [name, uuid] of table) {
+      this.nameCache.remember(name, uuid);
+      found.push({ uuid, name });
     }
     return found;
   }
 
+  /** The domain's info, state and inactive XML in one request; `undefined` when there is no such domain. */
   async get(uuid: string): Promise<DomainInfo | undefined> {
-    const id = checkUuid(uuid);
-    const infoOut = await unlessNotFound(this.virsh.run(['dominfo', '--domain', id]));
-    if (infoOut === undefined) return undefined;
-    const info = parseDomInfo(infoOut);
-    const [stateOut, xml] = await Promise.all([
-      unlessNotFound(this.virsh.run(['domstate', '--reason', '--domain', id])),
-      unlessNotFound(this.virsh.run(['dumpxml', '--inactive', '--domain', id])),
-    ]);
-    if (stateOut === undefined || xml === undefined) return undefined;
-    this.names.remember(info.name, info.uuid);
-    const { state, reason } = parseDomState(stateOut);
-    return { uuid: info.uuid, name: info.name, state, ...(reason ? { reason } : {}), persistent: info.persistent, xml };
+    const domain = domainFrom(await this.virsh.batch(describeCommands(checkUuid(uuid))));
+    if (domain !== undefined) this.nameCache.remember(domain.name, domain.uuid);
+    return domain;
   }
 
   /**
@@ -245,7 +243,7 @@ export class LibvirtDriver implements HypervisorDriver {
         throw new DriverError('InvalidSpec', `maxDowntimeMs must be a positive integer, got ${options.maxDowntimeMs}`);
       }
       // A QEMU migration parameter: set on the source before the job starts, it applies to it.
-      await this.virsh.run(['migrate-setmaxdowntime', '--domain', id, '--downtime', String(options.maxDowntimeMs)]);
+      await this.virsh.exec(['migrate-setmaxdowntime', '--domain', id, '--downtime', String(options.maxDowntimeMs)]);
     }
     const timeoutMs = options.timeoutSeconds !== undefined && options.timeoutSeconds > 0 ? options.timeoutSeconds * 1000 : 0;
     let timedOut = false;
@@ -257,7 +255,8 @@ export class LibvirtDriver implements HypervisorDriver {
           }, timeoutMs)
         : undefined;
     try {
-      await this.virsh.run(args, { timeoutMs: timeoutMs > 0 ? timeoutMs + MIGRATE_GRACE_MS : 0 });
+      // Its own process: it runs for minutes and must not hold up a session.
+      await this.virsh.exec(args, { timeoutMs: timeoutMs > 0 ? timeoutMs + MIGRATE_GRACE_MS : 0 });
     } catch (err) {
       if (timedOut) {
         throw new DriverError('Failed', `migration of ${id} did not finish within ${options.timeoutSeconds} s and was aborted`);
@@ -268,12 +267,14 @@ export class LibvirtDriver implements HypervisorDriver {
     }
   }
 
+  /** In its own process, like migrate(): it runs alongside one and must not wait behind other requests. */
   async jobInfo(uuid: string): Promise<JobInfo> {
-    return parseJobInfoRaw(await this.virsh.run(['domjobinfo', '--rawstats', '--domain', checkUuid(uuid)]));
+    return parseJobInfoRaw(await this.virsh.exec(['domjobinfo', '--rawstats', '--domain', checkUuid(uuid)]));
   }
 
+  /** In its own process, like migrate(): the emergency brake must not wait behind other requests. */
   async abortJob(uuid: string): Promise<void> {
-    await this.virsh.run(['domjobabort', '--domain', checkUuid(uuid)]);
+    await this.virsh.exec(['domjobabort', '--domain', checkUuid(uuid)]);
   }
 
   /**
@@ -284,9 +285,9 @@ export class LibvirtDriver implements HypervisorDriver {
   events(signal: AbortSignal): AsyncIterable<DomainEvent> {
     return lifecycleEvents({
       virsh: this.virsh,
-      resolve: (line) => this.names.resolve(line.name, line.event),
+      resolve: (line) => this.nameCache.resolve(line.name, line.event),
       onConnect: () => {
-        this.names.refresh().catch(() => undefined);
+        this.nameCache.refresh().catch(() => undefined);
       },
       signal,
       ...(this.log ? { log: this.log } : {}),

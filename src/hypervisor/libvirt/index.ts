@@ -1,8 +1,14 @@
-/** The libvirt hypervisor driver (virsh through execFile) and its pure parsers. */
+/** The libvirt hypervisor driver (virsh: long-lived sessions, or execFile) and its pure parsers. */
 export { LibvirtDriver } from './driver.js';
 export type { Acceleration, LibvirtDriverOptions } from './driver.js';
-export { Virsh, checkUuid, DEFAULT_VIRSH_TIMEOUT_MS } from './virsh.js';
-export type { VirshCallOptions } from './virsh.js';
+export { Virsh, checkUuid, DEFAULT_VIRSH_SESSIONS, DEFAULT_VIRSH_TIMEOUT_MS } from './virsh.js';
+export type { CommandOutcome, VirshCallOptions, VirshOptions } from './virsh.js';
+export { VirshSession } from './session.js';
+export type { SessionTarget, VirshSessionOptions } from './session.js';
+export { SessionPool } from './session-pool.js';
+export type { SessionPoolOptions } from './session-pool.js';
+export { canCarry, commandFailed, decodeResponse, encodeRequest, isPlainToken, StreamBuffer } from './session-protocol.js';
+export type { CommandOutput, DecodedResponse, EncodedRequest } from './session-protocol.js';
 export { classifyLibvirtError, cleanVirshMessage, driverErrorFromVirsh } from './errors.js';
 export { parseCapabilities, parseNodeInfoMemory, parseVersion, domcapsSaysKvm } from './parse-host.js';
 export type { ParsedCapabilities } from './parse-host.js';

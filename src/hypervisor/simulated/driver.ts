@@ -16,7 +16,7 @@
  */
 import { access } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import {
+import { type DomainName,
   DriverError,
   type DomainEvent,
   type DomainInfo,
@@ -126,6 +126,12 @@ export class SimulatedDriver implements HypervisorDriver {
   async list(): Promise<DomainInfo[]> {
     await this.takes('list');
     return [...this.domains.values()].map((d) => this.info(d));
+  }
+
+  /** One listing, as `virsh list --all --uuid --name` (priced as a list). */
+  async names(): Promise<DomainName[]> {
+    await this.takes('list');
+    return [...this.domains.values()].map((d) => ({ uuid: d.def.uuid, name: d.def.name }));
   }
 
   async get(uuid: string): Promise<DomainInfo | undefined> {

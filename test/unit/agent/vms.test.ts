@@ -100,10 +100,18 @@ describe('PUT /v1/vms/{uid} (define)', () => {
   });
 
   it('refuses a name another domain already has (409 NameInUse), a rename (409), and another owner (409 OwnerMismatch)', async () => {
+    const listsBefore = count('list');
     await h.call('PUT', `/v1/vms/${UID}`, vmSpec());
     const clash = await h.call('PUT', `/v1/vms/${UID2}`, vmSpec());
     expect(clash.status).toBe(409);
     expect(clash.body.error).toMatchObject({ reason: 'NameInUse', field: 'name' });
+    // A foreign domain's name counts too; the check reads names only, never the full list.
+    h.driver.addForeign('00000000-0000-4000-8000-00000000f00d', 'taken-by-admin');
+    const foreign = await h.call('PUT', `/v1/vms/${UID2}`, vmSpec({ name: 'taken-by-admin' }));
+    expect(foreign.status).toBe(409);
+    expect(foreign.body.error).toMatchObject({ reason: 'NameInUse', field: 'name', message: expect.stringContaining('00000000-0000-4000-8000-00000000f00d') });
+    expect(count('names')).toBe(3);
+    expect(count('list')).toBe(listsBefore);
     const rename = await h.call('PUT', `/v1/vms/${UID}`, vmSpec({ name: 'renamed' }));
     expect(rename.status).toBe(409);
     expect(rename.body.error.field).toBe('name');

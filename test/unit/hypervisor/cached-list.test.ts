@@ -5,13 +5,17 @@ import type { DomainEvent, DomainInfo, HypervisorDriver } from '../../../src/hyp
 
 /** An inner driver counting list() calls, with controllable domains and events. */
 function fakeInner() {
-  const state = { lists: 0, domains: [{ uuid: 'a', name: 'a', state: 'running', persistent: true, xml: '<domain/>' }] as DomainInfo[] };
+  const state = { lists: 0, names: 0, domains: [{ uuid: 'a', name: 'a', state: 'running', persistent: true, xml: '<domain/>' }] as DomainInfo[] };
   const pending: DomainEvent[] = [];
   let wake: (() => void) | undefined;
   const inner = {
     async list() {
       state.lists += 1;
       return state.domains.map((d) => ({ ...d }));
+    },
+    async names() {
+      state.names += 1;
+      return state.domains.map((d) => ({ uuid: d.uuid, name: d.name }));
     },
     async get(uuid: string) {
       return state.domains.find((d) => d.uuid === uuid);
@@ -83,6 +87,24 @@ describe('CachedListDriver', () => {
     now = 1001;
     await driver.list();
     expect(state.lists).toBe(2);
+  });
+
+  it('answers names() from a fresh cached list, else from the inner driver (never a full list)', async () => {
+    const { inner, state } = fakeInner();
+    let now = 0;
+    const driver = new CachedListDriver(inner, { maxAgeMs: 1000, now: () => now });
+    expect(await driver.names()).toEqual([{ uuid: 'a', name: 'a' }]);
+    expect(state).toMatchObject({ lists: 0, names: 1 });
+    await driver.list();
+    state.domains.push({ uuid: 'b', name: 'b', state: 'shut off', persistent: true, xml: '<domain/>' });
+    expect(await driver.names()).toEqual([{ uuid: 'a', name: 'a' }]); // the cached list's view
+    expect(state).toMatchObject({ lists: 1, names: 1 });
+    await driver.start('b'); // a change through it drops the cache
+    expect(await driver.names()).toEqual([{ uuid: 'a', name: 'a' }, { uuid: 'b', name: 'b' }]);
+    await driver.list();
+    now = 1001;
+    expect(await driver.names()).toHaveLength(2);
+    expect(state).toMatchObject({ lists: 2, names: 3 });
   });
 
   it('returns copies: callers cannot change the cache', async () => {

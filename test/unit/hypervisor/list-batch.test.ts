@@ -1,4 +1,4 @@
-/** list() inspects every domain in one batched virsh run: its output parsing, against libvirt's test driver. */
+/** list() inspects every domain in one batched request (a session round trip): its output parsing, against libvirt's test driver. */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { LibvirtDriver } from '../../../src/hypervisor/libvirt/index.js';
@@ -13,7 +13,7 @@ const hasVirsh = (() => {
 })();
 
 describe('LibvirtDriver.list (batched)', () => {
-  it('returns every domain with state, reason, persistence and XML from two virsh runs', async () => {
+  it('returns every domain with state, reason, persistence and XML from two requests', async () => {
     // libvirt's built-in test driver (no daemon) has one running domain "test".
     expect(hasVirsh).toBe(true);
     const driver = new LibvirtDriver({ uri: 'test:///default' });
@@ -24,5 +24,8 @@ describe('LibvirtDriver.list (batched)', () => {
     // The same facts as the one-domain path.
     const one = await driver.get('6695eb01-f6a4-8304-79aa-97f2502e193f');
     expect(all[0]).toEqual(one);
+    // And names() is the same domain's UUID and name from one listing.
+    expect(await driver.names()).toEqual([{ uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', name: 'test' }]);
+    await driver.close();
   });
 });

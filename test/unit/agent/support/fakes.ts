@@ -8,6 +8,7 @@ import {
   DriverError,
   type DomainEvent,
   type DomainInfo,
+  type DomainName,
   type DomainState,
   type HostCapabilities,
   type HypervisorDriver,
@@ -115,6 +116,10 @@ export class FakeDriver implements HypervisorDriver {
   async list(): Promise<DomainInfo[]> {
     this.record('list');
     return [...this.domains.values()].map((d) => ({ ...d }));
+  }
+  async names(): Promise<DomainName[]> {
+    this.record('names');
+    return [...this.domains.values()].map((d) => ({ uuid: d.uuid, name: d.name }));
   }
   async get(uuid: string): Promise<DomainInfo | undefined> {
     this.record('get', uuid);
