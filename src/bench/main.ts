@@ -125,12 +125,13 @@ async function main(): Promise<void> {
       },
       (m) => console.error(m),
     );
-    // Profiled runs pay the profiler's cost: kept out of docs/.
-    const file = cpuProf
+    // Experiments (profiled runs, which pay the profiler's cost; extra operator flags; a subset of the scenarios) are kept out of docs/.
+    const experiment = cpuProf !== undefined || (values['operator-arg'] ?? []).length > 0 || scenarios.length !== SCALE_SCENARIOS.length;
+    const file = experiment
       ? join(repoRoot, '.drover', 'bench-results', `scale-${machine.date.replace(/[:.]/g, '-')}.json`)
       : join(resultsDir, 'scale.json');
     await mkdir(join(file, '..'), { recursive: true });
-    const previousRuns = cpuProf ? [] : readPreviousScaleRuns(file);
+    const previousRuns = experiment ? [] : readPreviousScaleRuns(file);
     await writeFile(file, JSON.stringify({ machine: { ...machine, loadAverage: result.loadAverage }, ...result, previousRuns }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
     console.error(`wrote ${file}`);
