@@ -162,7 +162,7 @@ Its VMs at the end: ${Object.entries(hl.endState).map(([k, n]) => `${n} ${k}`).j
 ${runRows}
 
 ${SCALE_FINDINGS}
-Anchors: oVirt restarts HA VMs after a host failure in ~60–140 s, Proxmox ~2 min; KubeVirt creation → Running p95 19.5–29.7 s (with pod scheduling and image pulls: not like for like${ch ? `; ratio of this churn p95: ${(ch.applyToRunningMs.p95 / 19_500).toFixed(2)}–${(ch.applyToRunningMs.p95 / 29_700).toFixed(2)}` : ''});
+Anchors: oVirt restarts HA VMs after a host failure in ~60–140 s, Proxmox ~2 min; KubeVirt creation → Running p95 19.5–29.7 s (with pod scheduling and image pulls: not like for like${ch ? `; ratio of this churn p95: ${(ch.applyToRunningMs.p95 / 29_700).toFixed(2)}–${(ch.applyToRunningMs.p95 / 19_500).toFixed(2)}` : ''});
 KubeVirt virt-controller requests 275Mi (ratio of this peak RSS: ${(r['operator'].peakRssMiB / 275).toFixed(2)}); leader election defaults lease 15 s / renew 10 s / retry 2 s.
 `;
 }

@@ -290,14 +290,20 @@ export async function runScale(repoRoot: string, options: ScaleOptions, log: (m:
     log,
   );
   const watches: ObjectWatch[] = [];
+  let keepLogsDir = options.keepLogsDir;
   try {
     return await measure(env, options, log, watches, loadAverage);
+  } catch (error) {
+    // The state directory goes away with the environment: keep the logs of a failed run.
+    keepLogsDir ??= join(repoRoot, '.drover', 'bench-scale-failed');
+    log(`scale benchmark failed; logs kept in ${keepLogsDir}`);
+    throw error;
   } finally {
     for (const w of watches) w.stop();
-    if (options.keepLogsDir) {
-      await mkdir(options.keepLogsDir, { recursive: true });
-      for (const o of env.operators) await copyFile(o.logFile, join(options.keepLogsDir, `${o.identity}.log`)).catch(() => undefined);
-      await copyFile(join(env.stateDir, 'fleet.log'), join(options.keepLogsDir, 'fleet.log')).catch(() => undefined);
+    if (keepLogsDir) {
+      await mkdir(keepLogsDir, { recursive: true });
+      for (const o of env.operators) await copyFile(o.logFile, join(keepLogsDir, `${o.identity}.log`)).catch(() => undefined);
+      await copyFile(join(env.stateDir, 'fleet.log'), join(keepLogsDir, 'fleet.log')).catch(() => undefined);
     }
     log('stopping the operator(s), the fleet and the control plane');
     await env.stop();
