@@ -394,7 +394,7 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
   if (createFailures > 0) throw new Error(`${createFailures} creates failed`);
   const created = Date.now();
   const runningCount = () => names.filter((n) => records.get(n)?.runningAt !== undefined).length;
-  const coldDone = await until('every VM Running', () => runningCount() === names.length, Math.max(600_000, options.vms * 300), () => `${runningCount()}/${names.length} Running after ${round((Date.now() - t0) / 1000)} s`);
+  const coldDone = await until('every VM Running', () => runningCount() === names.length, Math.max(900_000, options.vms * 450), () => `${runningCount()}/${names.length} Running after ${round((Date.now() - t0) / 1000)} s`);
   const allRunning = coldDone ? Math.max(...names.map((n) => records.get(n)!.runningAt!)) : null;
   const coldCpu = cpuSeconds(leader.pid) - cpuBefore;
   const otherAfter = procCpu();
@@ -510,7 +510,8 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
     }
     await Promise.all(inFlight);
     const churnDone = () => createNames.every((n) => records.get(n)?.runningAt !== undefined) && deleteNames.every((n) => records.get(n)?.goneAt !== undefined);
-    await until('the churned VMs Running and the deleted ones gone', churnDone, 300_000, () =>
+    // A backlog is possible (the cold start's rate may be below the churn's): wait for it, within reason.
+    await until('the churned VMs Running and the deleted ones gone', churnDone, Math.max(300_000, schedule.length * 500), () =>
       `${createNames.filter((n) => records.get(n)?.runningAt).length}/${createNames.length} created Running, ${deleteNames.filter((n) => records.get(n)?.goneAt).length}/${deleteNames.length} deleted gone`);
     const queueDepth = await queue.stop();
     const counts = diffCounts(before, await scrapeRequests(env.controlPlane));
