@@ -41,9 +41,10 @@ export const SCALE_FINDINGS = `### Findings (runs of 2026-11-26 at 10 hosts / 20
    agent works (requeue on the agent's lifecycle event; the per-host semaphore already bounds each host), and keep
    leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 s for 200 VMs
    (30 ms per VM, 8.5 API requests per VM, of which 457 Host and 153 Manager status writes could be coalesced).
-2. **Peak RSS 238 MiB with 200 VMs**, of which the V8 heap was ~52 MiB used (61 MiB total): most of it is native
-   memory outside the JS heap (client-node's module code, ~80 MiB at idle per the foundation section, TLS and malloc
-   arenas). E2_RESULT At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS heap), so the 300 MiB target
+2. **Peak RSS 238 MiB with 200 VMs.** In the steady state after it (RSS 240 MiB): 57 MiB file-backed (the node
+   binary's pages), the V8 heap 61 MiB (52 MiB used, client-node's module source and code included), and ~120 MiB of
+   other anonymous memory outside the JS heap (malloc: OpenSSL, HTTP buffers, arenas). It varies between identical cold starts: 234 MiB in the stored run, 165 MiB in a
+   cold-start-only rerun (operator CPU 5.9 and 7.8 s), 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS heap), so the 300 MiB target
    is at risk at full scale; the quiet-machine run will tell.
 3. **Steady state meets the target:** over 120 s only Host heartbeat status writes (0.96 per host per 5 s interval;
    230 of a budget of 240), no other write to Drover's kinds and no Events; the rest is the Lease renewals (every 2 s)
