@@ -41,11 +41,15 @@ export const SCALE_FINDINGS = `### Findings (runs of 2026-11-26 at 10 hosts / 20
    agent works (requeue on the agent's lifecycle event; the per-host semaphore already bounds each host), and keep
    leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 s for 200 VMs
    (30 ms per VM, 8.5 API requests per VM, of which 457 Host and 153 Manager status writes could be coalesced).
+   **And this machine cannot do 2,000 in 60 s anyway:** a cold-start-only run at 20 hosts / 400 VMs (load 7–10) took
+   70 s (2.7 s of worker time per VM; operator 15.6 CPU s = 39 ms per VM; peak RSS 212 MiB), and the whole stack used
+   66 CPU s for it — API server 28.8, agents 16.8, operator 15.6, etcd 4.8 — 0.165 CPU s per VM: ~330 CPU s for
+   2,000 VMs, so ≥ 165 s on 2 cores even with nothing else running. The target needs the controller fix *and* more cores.
 2. **Peak RSS 238 MiB with 200 VMs.** In the steady state after it (RSS 240 MiB): 57 MiB file-backed (the node
    binary's pages), the V8 heap 61 MiB (52 MiB used, client-node's module source and code included), and ~120 MiB of
    other anonymous memory outside the JS heap (malloc: OpenSSL, HTTP buffers, arenas). It varies between identical cold starts: 234 MiB in the stored run, 165 MiB in a
-   cold-start-only rerun (operator CPU 5.9 and 7.8 s), 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS heap), so the 300 MiB target
-   is at risk at full scale; the quiet-machine run will tell.
+   cold-start-only rerun (operator CPU 5.9 and 7.8 s), 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). 212 MiB at 400 VMs. At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS
+   heap), so the 300 MiB target is at risk at full scale; the quiet-machine run will tell.
 3. **Steady state meets the target:** over 120 s only Host heartbeat status writes (0.96 per host per 5 s interval;
    230 of a budget of 240), no other write to Drover's kinds and no Events; the rest is the Lease renewals (every 2 s)
    and the API server's own endpoints.
