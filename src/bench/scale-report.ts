@@ -179,7 +179,7 @@ Work-queue depth max / p95 / mean: ${queue(ch.queueDepth)}. Operator CPU ${ch.op
 ### Leader failover
 
 Two replicas (the second started warm: informers synced), ${f.vms} VMs; the leader ${f.killedLeader} SIGKILLed, a new VM created right after.
-Lease duration ${f.settings.leaseDurationSeconds} s, retry ${f.settings.retryPeriodSeconds} s (client-go's defaults), so the Lease cannot change hands before it expires.
+Lease duration ${f.settings.leaseDurationSeconds} s, renew deadline ${f.settings.renewDeadlineSeconds ?? 10} s, retry ${f.settings.retryPeriodSeconds} s${f.settings.leaseDurationSeconds === 15 && f.settings.retryPeriodSeconds === 2 ? " (client-go's defaults)" : ''}: the Lease cannot change hands before it expires.
 
 | after the kill | seconds |
 |---|---|

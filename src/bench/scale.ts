@@ -34,6 +34,8 @@ import { loadKubeConfig } from '../kube/config.js';
 import type { KubeObject, WatchEvent } from '../kube/types.js';
 import { Resources } from '../operator/resources.js';
 import { sumSamples } from '../runtime/prometheus-text.js';
+import { parseDuration } from '../cli/duration.js';
+import { DEFAULT_OPERATOR_OPTIONS } from '../operator/operator.js';
 import { diffCounts, scrapeRequests, type RequestCounts } from './apiserver-metrics.js';
 import { cpuSeconds, peakSampler, rssBytes } from './procstat.js';
 import { ObjectWatch } from './object-watch.js';
@@ -169,7 +171,7 @@ export interface ScaleResult {
     timeoutSeconds: number;
     newLeaderCpuSeconds: number;
     newLeaderRssMiB: number;
-    settings: { leaseDurationSeconds: number; retryPeriodSeconds: number };
+    settings: { leaseDurationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
   };
   hostLoss?: {
     host: string;
@@ -213,9 +215,27 @@ const VM_SPEC = {
   // Firmware-only guests answer no ACPI: deletion destroys at once.
   terminationGracePeriodSeconds: 0,
 };
-/** The operator's leader election defaults (src/operator/operator.ts), as flags could change them. */
-const LEASE_DURATION_SECONDS = 15;
-const RETRY_PERIOD_SECONDS = 2;
+/**
+ * The leader election timings the replicas run with: the operator's defaults
+ * (src/operator/operator.ts) unless `--lease-duration`, `--renew-deadline`
+ * or `--retry-period` is among the operator flags.
+ */
+export function leaseSettings(operatorArgs: readonly string[] = []): { leaseDurationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number } {
+  const flag = (name: string): number | undefined => {
+    for (let i = 0; i < operatorArgs.length; i++) {
+      const a = operatorArgs[i]!;
+      const value = a === name ? operatorArgs[i + 1] : a.startsWith(`${name}=`) ? a.slice(name.length + 1) : undefined;
+      if (value !== undefined) return parseDuration(value) / 1000;
+    }
+    return undefined;
+  };
+  const d = DEFAULT_OPERATOR_OPTIONS;
+  return {
+    leaseDurationSeconds: flag('--lease-duration') ?? d.leaseDurationMs / 1000,
+    renewDeadlineSeconds: flag('--renew-deadline') ?? d.renewDeadlineMs / 1000,
+    retryPeriodSeconds: flag('--retry-period') ?? d.retryPeriodMs / 1000,
+  };
+}
 
 async function metricsOf(op: ScaleOperator): Promise<string> {
   try {
@@ -594,7 +614,7 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
       timeoutSeconds: options.failoverTimeoutSeconds,
       newLeaderCpuSeconds: round(cpuSeconds(standby.pid) - cpuStandby0, 2),
       newLeaderRssMiB: round(newPeak.peak() / 2 ** 20),
-      settings: { leaseDurationSeconds: LEASE_DURATION_SECONDS, retryPeriodSeconds: RETRY_PERIOD_SECONDS },
+      settings: leaseSettings(options.operatorArgs),
     };
     overallPeak = Math.max(overallPeak, newPeak.stop());
     log(`leader failover: Lease taken after ${result.failover.leaseTakenSeconds ?? '–'} s, caught up after ${result.failover.caughtUpSeconds ?? '–'} s`);

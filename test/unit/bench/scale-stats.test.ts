@@ -83,3 +83,15 @@ describe('verdict', () => {
     expect(verdict(null, 60, { fullScale: true, missingMeans: 'not done in 600 s' })).toBe('**missed**: not done in 600 s');
   });
 });
+
+describe('leaseSettings', () => {
+  it("reads the replicas' leader election timings from operator flags, else the defaults", async () => {
+    const { leaseSettings } = await import('../../../src/bench/scale.js');
+    expect(leaseSettings()).toEqual({ leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
+    expect(leaseSettings(['--lease-duration=8s', '--renew-deadline', '6s', '--retry-period=1s', '--vm-workers=32'])).toEqual({
+      leaseDurationSeconds: 8,
+      renewDeadlineSeconds: 6,
+      retryPeriodSeconds: 1,
+    });
+  });
+});
