@@ -25,6 +25,7 @@
  *   off, its agent stops answering) → each of its HA VMs Running on another
  *   host, or "not restarted within T" with what the VMs' status said.
  */
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -188,6 +189,23 @@ export interface ScaleResult {
   operator: { peakRssMiB: number; errorLines: number; exited: string[] };
   watchErrors: string[];
   targets: typeof SCALE_TARGETS;
+}
+
+/** The leading operator process is gone (not killed by the benchmark): the run stops there and says so. */
+class OperatorExited extends Error {
+  constructor(op: ScaleOperator) {
+    let last = '';
+    try {
+      // The last warning or error it logged, e.g. a lost Lease.
+      const lines = readFileSync(op.logFile, 'utf8').slice(-20_000).split('\n').filter((l) => /"level":("error"|"warn"|50|40)/.test(l));
+      const msg = /"msg":"([^"]*)"/.exec(lines[lines.length - 1] ?? '')?.[1];
+      if (msg) last = `; its last warning or error: ${msg}`;
+    } catch {
+      /* no log */
+    }
+    super(`the operator ${op.identity} exited${last}`);
+    this.name = 'OperatorExited';
+  }
 }
 
 /** What the watch saw of one VM (ms since the epoch). */
@@ -376,7 +394,7 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
   );
 
   const checkOperator = () => {
-    if (!isAlive(leader.pid)) throw new Error(`the operator ${leader.identity} exited (log ${leader.logFile})`);
+    if (!isAlive(leader.pid)) throw new OperatorExited(leader);
   };
   const until = async (what: string, done: () => boolean, timeoutMs: number, progress: () => string, mustLive = true): Promise<boolean> => {
     const deadline = Date.now() + timeoutMs;
@@ -414,7 +432,15 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
   if (createFailures > 0) throw new Error(`${createFailures} creates failed`);
   const created = Date.now();
   const runningCount = () => names.filter((n) => records.get(n)?.runningAt !== undefined).length;
-  const coldDone = await until('every VM Running', () => runningCount() === names.length, Math.max(900_000, options.vms * 450), () => `${runningCount()}/${names.length} Running after ${round((Date.now() - t0) / 1000)} s`);
+  let coldDone = false;
+  try {
+    coldDone = await until('every VM Running', () => runningCount() === names.length, Math.max(900_000, options.vms * 450), () => `${runningCount()}/${names.length} Running after ${round((Date.now() - t0) / 1000)} s`);
+  } catch (error) {
+    // Recorded, not thrown: an operator that dies under the load is a result too.
+    if (!(error instanceof OperatorExited)) throw error;
+    exited.push(error.message);
+    log(`cold start: ${error.message}`);
+  }
   const allRunning = coldDone ? Math.max(...names.map((n) => records.get(n)!.runningAt!)) : null;
   const coldCpu = cpuSeconds(leader.pid) - cpuBefore;
   const otherAfter = procCpu();
@@ -472,199 +498,204 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
     targets: SCALE_TARGETS,
   };
   if (!coldDone) return await finish();
-
-  // --- steady state ------------------------------------------------------------------
-  if (options.scenarios.includes('steady')) {
-    // Let the last Running writes, Events and Manager summaries land first.
-    await sleep(Math.max(10_000, options.heartbeatIntervalSeconds * 2000));
-    loadAverage['steady'] = round(loadavg()[0]!, 2);
-    log(`steady state: ${options.steadySeconds} s with nothing changing`);
-    const before = await scrapeRequests(env.controlPlane);
-    const cpu0 = cpuSeconds(leader.pid);
-    const s0 = Date.now();
-    await sleep(options.steadySeconds * 1000);
-    checkOperator();
-    const seconds = (Date.now() - s0) / 1000;
-    const counts = diffCounts(before, await scrapeRequests(env.controlPlane));
-    const verdict = steadyVerdict(counts, { seconds, hosts: options.hosts, heartbeatIntervalSeconds: options.heartbeatIntervalSeconds });
-    result.steady = {
-      seconds: round(seconds),
-      writesPerMinute: writesPerMinute(counts, seconds),
-      hostStatusWrites: verdict.hostStatusWrites,
-      heartbeatBudget: verdict.budget,
-      writesPerHostPerInterval: verdict.writesPerHostPerInterval,
-      otherDroverWrites: verdict.otherDroverWrites,
-      otherDroverWritesByKey: verdict.otherByKey,
-      operatorCpuSeconds: round(cpuSeconds(leader.pid) - cpu0, 2),
-      operatorRssMiB: round(rssBytes(leader.pid) / 2 ** 20),
-    };
-    log(`steady state: ${verdict.hostStatusWrites} Host status writes (budget ${verdict.budget}), ${verdict.otherDroverWrites} other Drover writes`);
-  }
-
-  // --- churn --------------------------------------------------------------------------
-  if (options.scenarios.includes('churn')) {
-    loadAverage['churn'] = round(loadavg()[0]!, 2);
-    const schedule = churnSchedule(options.churnPerSecond, options.churnSeconds);
-    const createNames = schedule.map((_, i) => `churn-${String(i + 1).padStart(5, '0')}`);
-    const deleteNames = names.slice(0, schedule.length);
-    log(`churn: ${options.churnPerSecond} creates and ${options.churnPerSecond} deletes per second for ${options.churnSeconds} s`);
-    const before = await scrapeRequests(env.controlPlane);
-    const cpu0 = cpuSeconds(leader.pid);
-    const sampler = peakSampler(leader.pid, 200);
-    const queue = queueSampler(() => leader);
-    let createErrors = 0;
-    let deleteErrors = 0;
-    const inFlight: Promise<unknown>[] = [];
-    const c0 = Date.now();
-    for (let i = 0; i < schedule.length; i++) {
-      const wait = c0 + schedule[i]! - Date.now();
-      if (wait > 0) await sleep(wait);
-      const name = createNames[i]!;
-      record(name).sentAt = Date.now();
-      inFlight.push(client.create(Resources.VirtualMachine, vmManifest(name)).catch(() => (createErrors += 1)));
-      const victim = deleteNames[i] ? records.get(deleteNames[i]!) : undefined;
-      if (victim?.object) {
-        victim.deleteSentAt = Date.now();
-        inFlight.push(client.deleteObject(Resources.VirtualMachine, victim.object).catch(() => (deleteErrors += 1)));
-      }
-    }
-    await Promise.all(inFlight);
-    const churnDone = () => createNames.every((n) => records.get(n)?.runningAt !== undefined) && deleteNames.every((n) => records.get(n)?.goneAt !== undefined);
-    // A backlog is possible (the cold start's rate may be below the churn's): wait for it, within reason.
-    await until('the churned VMs Running and the deleted ones gone', churnDone, Math.max(300_000, schedule.length * 500), () =>
-      `${createNames.filter((n) => records.get(n)?.runningAt).length}/${createNames.length} created Running, ${deleteNames.filter((n) => records.get(n)?.goneAt).length}/${deleteNames.length} deleted gone`);
-    const queueDepth = await queue.stop();
-    const counts = diffCounts(before, await scrapeRequests(env.controlPlane));
-    const made = createNames.map((n) => records.get(n)!);
-    const gone = deleteNames.map((n) => records.get(n)!).filter((r) => r.deleteSentAt !== undefined);
-    result.churn = {
-      perSecond: options.churnPerSecond,
-      seconds: options.churnSeconds,
-      created: made.length,
-      deleted: gone.length,
-      createErrors,
-      deleteErrors,
-      applyToRunningMs: distribution(made.flatMap((r) => (r.runningAt ? [r.runningAt - r.sentAt!] : []))),
-      notRunning: made.filter((r) => !r.runningAt).length,
-      deleteToGoneMs: distribution(gone.flatMap((r) => (r.goneAt ? [r.goneAt - r.deleteSentAt!] : []))),
-      notGone: gone.filter((r) => !r.goneAt).length,
-      queueDepth,
-      requests: sortedCounts(counts),
-      operatorCpuSeconds: round(cpuSeconds(leader.pid) - cpu0, 2),
-      operatorPeakRssMiB: round(sampler.stop() / 2 ** 20),
-    };
-    log(`churn: apply → Running p50 ${result.churn.applyToRunningMs.p50} ms, p95 ${result.churn.applyToRunningMs.p95} ms; max VM queue depth ${queueDepth['virtualmachine']?.max ?? '–'}`);
-  }
-  // The VMs there are now (the churn keeps their number).
-  const current = () => [...records.values()].filter((r) => r.sentAt !== undefined && r.goneAt === undefined && r.deleteSentAt === undefined);
-
-  // --- leader failover ----------------------------------------------------------------
-  if (options.scenarios.includes('failover')) {
-    loadAverage['failover'] = round(loadavg()[0]!, 2);
-    log('leader failover: starting a second replica');
-    const standby = await env.startOperator();
-    await sleep(3000);
-    const holder = await env.leaseHolder();
-    if (holder !== leader.identity) throw new Error(`expected ${leader.identity} to lead, the Lease names ${holder}`);
-    const vmsNow = current().length + 1;
-    const cpuStandby0 = cpuSeconds(standby.pid);
-    log(`leader failover: SIGKILL ${leader.identity} (pid ${leader.pid}), then create failover-probe`);
-    overallPeak = Math.max(overallPeak, operatorPeak.stop());
-    const k0 = Date.now();
-    process.kill(leader.pid, 'SIGKILL');
-    exited.push(`${leader.identity}: SIGKILL (leader failover)`);
-    const probe = record('failover-probe');
-    probe.sentAt = Date.now();
-    await client.create(Resources.VirtualMachine, vmManifest('failover-probe'));
-    const killed = leader;
-    leader = standby;
-    const newPeak = peakSampler(standby.pid, 200);
-    let leaseTaken: number | undefined;
-    let allReconciled: number | undefined;
-    let heartbeatsResumed: number | undefined;
-    const hostsAlive = [...hostPhases.keys()];
-    const deadline = k0 + options.failoverTimeoutSeconds * 1000;
-    while (Date.now() < deadline && (leaseTaken === undefined || allReconciled === undefined || heartbeatsResumed === undefined || probe.runningAt === undefined)) {
+  try {
+    // --- steady state ------------------------------------------------------------------
+    if (options.scenarios.includes('steady')) {
+      // Let the last Running writes, Events and Manager summaries land first.
+      await sleep(Math.max(10_000, options.heartbeatIntervalSeconds * 2000));
+      loadAverage['steady'] = round(loadavg()[0]!, 2);
+      log(`steady state: ${options.steadySeconds} s with nothing changing`);
+      const before = await scrapeRequests(env.controlPlane);
+      const cpu0 = cpuSeconds(leader.pid);
+      const s0 = Date.now();
+      await sleep(options.steadySeconds * 1000);
       checkOperator();
-      if (leaseTaken === undefined && (await env.leaseHolder()) === standby.identity) leaseTaken = Date.now();
-      if (leaseTaken !== undefined && allReconciled === undefined) {
-        const text = await metricsOf(standby);
-        const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine"');
-        const depth = samplesByLabel(text, 'workqueue_depth', 'name')['virtualmachine'] ?? 0;
-        if (reconciled >= vmsNow && depth === 0) allReconciled = Date.now();
-      }
-      if (leaseTaken !== undefined && heartbeatsResumed === undefined) {
-        // Each Host's first status write (its heartbeat) by the new leader.
-        const firsts = hostsAlive.map((h) => hostPhases.get(h)!.heartbeatWrittenAt.find((t) => t > leaseTaken!));
-        if (firsts.every((t) => t !== undefined)) heartbeatsResumed = Math.max(...(firsts as number[]));
-      }
-      await sleep(100);
+      const seconds = (Date.now() - s0) / 1000;
+      const counts = diffCounts(before, await scrapeRequests(env.controlPlane));
+      const verdict = steadyVerdict(counts, { seconds, hosts: options.hosts, heartbeatIntervalSeconds: options.heartbeatIntervalSeconds });
+      result.steady = {
+        seconds: round(seconds),
+        writesPerMinute: writesPerMinute(counts, seconds),
+        hostStatusWrites: verdict.hostStatusWrites,
+        heartbeatBudget: verdict.budget,
+        writesPerHostPerInterval: verdict.writesPerHostPerInterval,
+        otherDroverWrites: verdict.otherDroverWrites,
+        otherDroverWritesByKey: verdict.otherByKey,
+        operatorCpuSeconds: round(cpuSeconds(leader.pid) - cpu0, 2),
+        operatorRssMiB: round(rssBytes(leader.pid) / 2 ** 20),
+      };
+      log(`steady state: ${verdict.hostStatusWrites} Host status writes (budget ${verdict.budget}), ${verdict.otherDroverWrites} other Drover writes`);
     }
-    const s = (t: number | undefined) => (t === undefined ? null : round((t - k0) / 1000, 2));
-    const parts = [leaseTaken, probe.runningAt, allReconciled, heartbeatsResumed];
-    result.failover = {
-      vms: vmsNow,
-      killedLeader: killed.identity,
-      newLeader: leaseTaken ? standby.identity : null,
-      leaseTakenSeconds: s(leaseTaken),
-      probeRunningSeconds: s(probe.runningAt),
-      allReconciledSeconds: s(allReconciled),
-      heartbeatsResumedSeconds: s(heartbeatsResumed),
-      caughtUpSeconds: parts.every((t) => t !== undefined) ? s(Math.max(...(parts as number[]))) : null,
-      timeoutSeconds: options.failoverTimeoutSeconds,
-      newLeaderCpuSeconds: round(cpuSeconds(standby.pid) - cpuStandby0, 2),
-      newLeaderRssMiB: round(newPeak.peak() / 2 ** 20),
-      settings: leaseSettings(options.operatorArgs),
-    };
-    overallPeak = Math.max(overallPeak, newPeak.stop());
-    log(`leader failover: Lease taken after ${result.failover.leaseTakenSeconds ?? '–'} s, caught up after ${result.failover.caughtUpSeconds ?? '–'} s`);
-  } else {
-    overallPeak = Math.max(overallPeak, operatorPeak.stop());
-  }
 
-  // --- host loss ----------------------------------------------------------------------
-  if (options.scenarios.includes('hostloss')) {
-    loadAverage['hostLoss'] = round(loadavg()[0]!, 2);
-    const byHost = new Map<string, VmRecord[]>();
-    for (const r of current()) if (r.host && r.phase === 'Running') byHost.set(r.host, [...(byHost.get(r.host) ?? []), r]);
-    const [host, victims] = [...byHost].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0] ?? ['', []];
-    if (!host) throw new Error('no host runs VMs');
-    log(`host loss: ${host} dies with ${victims.length} VMs`);
-    const peak = peakSampler(leader.pid, 200);
-    const at = await env.powerOff(host);
-    hostLoss = { host, at };
-    let nonResponsiveAt: number | undefined;
-    const restartedCount = () => victims.filter((r) => r.restartedAt !== undefined).length;
-    await until(`${host}'s VMs Running elsewhere`, () => {
-      if (nonResponsiveAt === undefined && hostPhases.get(host)?.phase === 'NonResponsive') nonResponsiveAt = Date.now();
-      return restartedCount() === victims.length;
-    }, options.hostLossTimeoutSeconds * 1000, () => `${restartedCount()}/${victims.length} restarted; ${host} ${hostPhases.get(host)?.phase ?? '?'}`);
-    const endState: Record<string, number> = {};
-    const conditions: Record<string, number> = {};
-    for (const r of victims) {
-      const st = (r.object?.status ?? {}) as { phase?: string; host?: string; conditions?: { type: string; status: string; reason?: string }[] };
-      const key = `${st.phase ?? '–'} on ${st.host === host ? 'the lost host' : st.host ? 'another host' : 'no host'}`;
-      endState[key] = (endState[key] ?? 0) + 1;
-      for (const c of st.conditions ?? []) {
-        if (c.status !== 'True' || c.type === 'Ready') continue;
-        const ck = `${c.type}${c.reason ? `/${c.reason}` : ''}`;
-        conditions[ck] = (conditions[ck] ?? 0) + 1;
+    // --- churn --------------------------------------------------------------------------
+    if (options.scenarios.includes('churn')) {
+      loadAverage['churn'] = round(loadavg()[0]!, 2);
+      const schedule = churnSchedule(options.churnPerSecond, options.churnSeconds);
+      const createNames = schedule.map((_, i) => `churn-${String(i + 1).padStart(5, '0')}`);
+      const deleteNames = names.slice(0, schedule.length);
+      log(`churn: ${options.churnPerSecond} creates and ${options.churnPerSecond} deletes per second for ${options.churnSeconds} s`);
+      const before = await scrapeRequests(env.controlPlane);
+      const cpu0 = cpuSeconds(leader.pid);
+      const sampler = peakSampler(leader.pid, 200);
+      const queue = queueSampler(() => leader);
+      let createErrors = 0;
+      let deleteErrors = 0;
+      const inFlight: Promise<unknown>[] = [];
+      const c0 = Date.now();
+      for (let i = 0; i < schedule.length; i++) {
+        const wait = c0 + schedule[i]! - Date.now();
+        if (wait > 0) await sleep(wait);
+        const name = createNames[i]!;
+        record(name).sentAt = Date.now();
+        inFlight.push(client.create(Resources.VirtualMachine, vmManifest(name)).catch(() => (createErrors += 1)));
+        const victim = deleteNames[i] ? records.get(deleteNames[i]!) : undefined;
+        if (victim?.object) {
+          victim.deleteSentAt = Date.now();
+          inFlight.push(client.deleteObject(Resources.VirtualMachine, victim.object).catch(() => (deleteErrors += 1)));
+        }
       }
+      await Promise.all(inFlight);
+      const churnDone = () => createNames.every((n) => records.get(n)?.runningAt !== undefined) && deleteNames.every((n) => records.get(n)?.goneAt !== undefined);
+      // A backlog is possible (the cold start's rate may be below the churn's): wait for it, within reason.
+      await until('the churned VMs Running and the deleted ones gone', churnDone, Math.max(300_000, schedule.length * 500), () =>
+        `${createNames.filter((n) => records.get(n)?.runningAt).length}/${createNames.length} created Running, ${deleteNames.filter((n) => records.get(n)?.goneAt).length}/${deleteNames.length} deleted gone`);
+      const queueDepth = await queue.stop();
+      const counts = diffCounts(before, await scrapeRequests(env.controlPlane));
+      const made = createNames.map((n) => records.get(n)!);
+      const gone = deleteNames.map((n) => records.get(n)!).filter((r) => r.deleteSentAt !== undefined);
+      result.churn = {
+        perSecond: options.churnPerSecond,
+        seconds: options.churnSeconds,
+        created: made.length,
+        deleted: gone.length,
+        createErrors,
+        deleteErrors,
+        applyToRunningMs: distribution(made.flatMap((r) => (r.runningAt ? [r.runningAt - r.sentAt!] : []))),
+        notRunning: made.filter((r) => !r.runningAt).length,
+        deleteToGoneMs: distribution(gone.flatMap((r) => (r.goneAt ? [r.goneAt - r.deleteSentAt!] : []))),
+        notGone: gone.filter((r) => !r.goneAt).length,
+        queueDepth,
+        requests: sortedCounts(counts),
+        operatorCpuSeconds: round(cpuSeconds(leader.pid) - cpu0, 2),
+        operatorPeakRssMiB: round(sampler.stop() / 2 ** 20),
+      };
+      log(`churn: apply → Running p50 ${result.churn.applyToRunningMs.p50} ms, p95 ${result.churn.applyToRunningMs.p95} ms; max VM queue depth ${queueDepth['virtualmachine']?.max ?? '–'}`);
     }
-    const restarted = victims.filter((r) => r.restartedAt !== undefined);
-    result.hostLoss = {
-      host,
-      vmsOnHost: victims.length,
-      restarted: restarted.length,
-      allRestartedSeconds: restarted.length === victims.length ? round((Math.max(...restarted.map((r) => r.restartedAt!)) - at) / 1000, 2) : null,
-      restartMs: distribution(restarted.map((r) => r.restartedAt! - at)),
-      hostNonResponsiveSeconds: nonResponsiveAt === undefined ? null : round((nonResponsiveAt - at) / 1000, 2),
-      timeoutSeconds: options.hostLossTimeoutSeconds,
-      endState,
-      conditions,
-    };
-    overallPeak = Math.max(overallPeak, peak.stop());
-    log(`host loss: ${restarted.length}/${victims.length} restarted elsewhere${result.hostLoss.allRestartedSeconds !== null ? ` after ${result.hostLoss.allRestartedSeconds} s` : ` within ${options.hostLossTimeoutSeconds} s`}`);
+    // The VMs there are now (the churn keeps their number).
+    const current = () => [...records.values()].filter((r) => r.sentAt !== undefined && r.goneAt === undefined && r.deleteSentAt === undefined);
+
+    // --- leader failover ----------------------------------------------------------------
+    if (options.scenarios.includes('failover')) {
+      loadAverage['failover'] = round(loadavg()[0]!, 2);
+      log('leader failover: starting a second replica');
+      const standby = await env.startOperator();
+      await sleep(3000);
+      const holder = await env.leaseHolder();
+      if (holder !== leader.identity) throw new Error(`expected ${leader.identity} to lead, the Lease names ${holder}`);
+      const vmsNow = current().length + 1;
+      const cpuStandby0 = cpuSeconds(standby.pid);
+      log(`leader failover: SIGKILL ${leader.identity} (pid ${leader.pid}), then create failover-probe`);
+      overallPeak = Math.max(overallPeak, operatorPeak.stop());
+      const k0 = Date.now();
+      process.kill(leader.pid, 'SIGKILL');
+      exited.push(`${leader.identity}: SIGKILL (leader failover)`);
+      const probe = record('failover-probe');
+      probe.sentAt = Date.now();
+      await client.create(Resources.VirtualMachine, vmManifest('failover-probe'));
+      const killed = leader;
+      leader = standby;
+      const newPeak = peakSampler(standby.pid, 200);
+      let leaseTaken: number | undefined;
+      let allReconciled: number | undefined;
+      let heartbeatsResumed: number | undefined;
+      const hostsAlive = [...hostPhases.keys()];
+      const deadline = k0 + options.failoverTimeoutSeconds * 1000;
+      while (Date.now() < deadline && (leaseTaken === undefined || allReconciled === undefined || heartbeatsResumed === undefined || probe.runningAt === undefined)) {
+        checkOperator();
+        if (leaseTaken === undefined && (await env.leaseHolder()) === standby.identity) leaseTaken = Date.now();
+        if (leaseTaken !== undefined && allReconciled === undefined) {
+          const text = await metricsOf(standby);
+          const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine"');
+          const depth = samplesByLabel(text, 'workqueue_depth', 'name')['virtualmachine'] ?? 0;
+          if (reconciled >= vmsNow && depth === 0) allReconciled = Date.now();
+        }
+        if (leaseTaken !== undefined && heartbeatsResumed === undefined) {
+          // Each Host's first status write (its heartbeat) by the new leader.
+          const firsts = hostsAlive.map((h) => hostPhases.get(h)!.heartbeatWrittenAt.find((t) => t > leaseTaken!));
+          if (firsts.every((t) => t !== undefined)) heartbeatsResumed = Math.max(...(firsts as number[]));
+        }
+        await sleep(100);
+      }
+      const s = (t: number | undefined) => (t === undefined ? null : round((t - k0) / 1000, 2));
+      const parts = [leaseTaken, probe.runningAt, allReconciled, heartbeatsResumed];
+      result.failover = {
+        vms: vmsNow,
+        killedLeader: killed.identity,
+        newLeader: leaseTaken ? standby.identity : null,
+        leaseTakenSeconds: s(leaseTaken),
+        probeRunningSeconds: s(probe.runningAt),
+        allReconciledSeconds: s(allReconciled),
+        heartbeatsResumedSeconds: s(heartbeatsResumed),
+        caughtUpSeconds: parts.every((t) => t !== undefined) ? s(Math.max(...(parts as number[]))) : null,
+        timeoutSeconds: options.failoverTimeoutSeconds,
+        newLeaderCpuSeconds: round(cpuSeconds(standby.pid) - cpuStandby0, 2),
+        newLeaderRssMiB: round(newPeak.peak() / 2 ** 20),
+        settings: leaseSettings(options.operatorArgs),
+      };
+      overallPeak = Math.max(overallPeak, newPeak.stop());
+      log(`leader failover: Lease taken after ${result.failover.leaseTakenSeconds ?? '–'} s, caught up after ${result.failover.caughtUpSeconds ?? '–'} s`);
+    } else {
+      overallPeak = Math.max(overallPeak, operatorPeak.stop());
+    }
+
+    // --- host loss ----------------------------------------------------------------------
+    if (options.scenarios.includes('hostloss')) {
+      loadAverage['hostLoss'] = round(loadavg()[0]!, 2);
+      const byHost = new Map<string, VmRecord[]>();
+      for (const r of current()) if (r.host && r.phase === 'Running') byHost.set(r.host, [...(byHost.get(r.host) ?? []), r]);
+      const [host, victims] = [...byHost].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0] ?? ['', []];
+      if (!host) throw new Error('no host runs VMs');
+      log(`host loss: ${host} dies with ${victims.length} VMs`);
+      const peak = peakSampler(leader.pid, 200);
+      const at = await env.powerOff(host);
+      hostLoss = { host, at };
+      let nonResponsiveAt: number | undefined;
+      const restartedCount = () => victims.filter((r) => r.restartedAt !== undefined).length;
+      await until(`${host}'s VMs Running elsewhere`, () => {
+        if (nonResponsiveAt === undefined && hostPhases.get(host)?.phase === 'NonResponsive') nonResponsiveAt = Date.now();
+        return restartedCount() === victims.length;
+      }, options.hostLossTimeoutSeconds * 1000, () => `${restartedCount()}/${victims.length} restarted; ${host} ${hostPhases.get(host)?.phase ?? '?'}`);
+      const endState: Record<string, number> = {};
+      const conditions: Record<string, number> = {};
+      for (const r of victims) {
+        const st = (r.object?.status ?? {}) as { phase?: string; host?: string; conditions?: { type: string; status: string; reason?: string }[] };
+        const key = `${st.phase ?? '–'} on ${st.host === host ? 'the lost host' : st.host ? 'another host' : 'no host'}`;
+        endState[key] = (endState[key] ?? 0) + 1;
+        for (const c of st.conditions ?? []) {
+          if (c.status !== 'True' || c.type === 'Ready') continue;
+          const ck = `${c.type}${c.reason ? `/${c.reason}` : ''}`;
+          conditions[ck] = (conditions[ck] ?? 0) + 1;
+        }
+      }
+      const restarted = victims.filter((r) => r.restartedAt !== undefined);
+      result.hostLoss = {
+        host,
+        vmsOnHost: victims.length,
+        restarted: restarted.length,
+        allRestartedSeconds: restarted.length === victims.length ? round((Math.max(...restarted.map((r) => r.restartedAt!)) - at) / 1000, 2) : null,
+        restartMs: distribution(restarted.map((r) => r.restartedAt! - at)),
+        hostNonResponsiveSeconds: nonResponsiveAt === undefined ? null : round((nonResponsiveAt - at) / 1000, 2),
+        timeoutSeconds: options.hostLossTimeoutSeconds,
+        endState,
+        conditions,
+      };
+      overallPeak = Math.max(overallPeak, peak.stop());
+      log(`host loss: ${restarted.length}/${victims.length} restarted elsewhere${result.hostLoss.allRestartedSeconds !== null ? ` after ${result.hostLoss.allRestartedSeconds} s` : ` within ${options.hostLossTimeoutSeconds} s`}`);
+    }
+  } catch (error) {
+    if (!(error instanceof OperatorExited)) throw error;
+    exited.push(error.message);
+    log(error.message);
   }
   return await finish();
 
