@@ -36,8 +36,9 @@ export const SCALE_FINDINGS = `### Findings (runs of 2026-11-26 at 10 hosts / 20
    2,000 VMs that is ≥ 4 minutes even at the 2 s floor, against the 60 s target. More workers did not help *here*,
    where all processes share 2 cores with other work: \`--vm-workers=64\` took 59.8 s (load 14; 7.8 s per reconcile,
    as 10 hosts × \`--host-start-concurrency\` 4 = 40 start slots and the CPU were the limit), and
-   \`--vm-workers=200\` made the leader's Lease renewal time out (1.5 s per attempt) ~15 s into the cold start, past
-   its 10 s renew deadline, so the operator exited. The fix belongs in the controllers: give the worker back while the
+   with \`--vm-workers=200\` the leader's Lease renewal timed out (1.5 s per attempt) ~15 s into the cold start, past
+   its 10 s renew deadline, so the operator exited (a second such run survived, at load 11–15, and took 63 s:
+   17 s per reconcile). The fix belongs in the controllers: give the worker back while the
    agent works (requeue on the agent's lifecycle event; the per-host semaphore already bounds each host), and keep
    leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 s for 200 VMs
    (30 ms per VM, 8.5 API requests per VM, of which 457 Host and 153 Manager status writes could be coalesced).
