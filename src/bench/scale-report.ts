@@ -119,7 +119,7 @@ export function renderScale(r: R): string {
       ? `| leader failover: SIGKILL of the leader → new leader caught up | ${v(f.caughtUpSeconds, ' s')} | ≤ ${t.failoverCaughtUpSeconds} s | ${verdict(f.caughtUpSeconds, t.failoverCaughtUpSeconds, { fullScale, cause: SCALE_CAUSES['failover'], missingMeans: `not caught up within ${f.timeoutSeconds} s` })} |`
       : '| leader failover | not run | | |',
     hl
-      ? `| host loss: ${hl.vmsOnHost} HA VMs of ${hl.host} Running on other hosts | ${hl.allRestartedSeconds === null ? `${hl.restarted}/${hl.vmsOnHost} restarted within ${hl.timeoutSeconds} s` : `${hl.allRestartedSeconds} s`} | (oVirt 60–140 s, Proxmox ~120 s) | ${hl.allRestartedSeconds === null ? `**missed**: ${SCALE_CAUSES['hostLoss']}` : ''} |`
+      ? `| host loss: ${hl.vmsOnHost} HA VMs of ${hl.host} Running on other hosts | ${hl.allRestartedSeconds === null ? `${hl.restarted}/${hl.vmsOnHost} restarted within ${hl.timeoutSeconds} s` : `${hl.allRestartedSeconds} s`} | (oVirt 60–140 s, Proxmox ~120 s) | ${hl.allRestartedSeconds === null ? `**missed**: ${SCALE_CAUSES['hostLoss']}` : `${(hl.allRestartedSeconds / 140).toFixed(2)}–${(hl.allRestartedSeconds / 60).toFixed(2)} × oVirt's`} |`
       : '| host loss | not run | | |',
   ].filter(Boolean);
 
