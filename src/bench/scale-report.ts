@@ -27,12 +27,12 @@ export const SCALE_CAUSES: Record<string, string> = {
 };
 
 /** What the runs showed (written from the runs and the profile, docs/profiles.md). */
-export const SCALE_FINDINGS = `### Findings (runs of 2026-11-26 at 10 hosts / 200 VMs, load average 9–13 on 2 cores; the full scale is for a quiet machine)
+export const SCALE_FINDINGS = `### Findings (two stored runs of 2026-11-26 at 10 hosts / 200 VMs, 04:05 and 04:44 UTC, load average 9–14 on 2 cores, plus experiments; the full scale is for a quiet machine)
 
-1. **Cold start: 200 VMs in 51 s, and the VM controller's 16 workers will bound it at full scale.** Each VM holds
-   a worker through volume create → define → start → relist: 798 s of reconcile time for 200 VMs (~4 s of worker
-   time per VM on this loaded machine; the simulated libvirt latencies alone are ~1.5–2 s), 9,126 s of queue wait,
-   the VM queue ~184 deep throughout. So VMs start at 16 / (worker time per VM) whatever the number of hosts: at
+1. **Cold start: 200 VMs in 51 s and 68 s, and the VM controller's 16 workers will bound it at full scale.** Each VM
+   holds a worker through volume create → define → start → relist: 798 s and 1,055 s of reconcile time for 200 VMs
+   (4–5 s of worker time per VM on this loaded machine; the simulated libvirt latencies alone are ~1.5–2 s),
+   9,126 s and 11,957 s of queue wait, the VM queue ~184 deep throughout. So VMs start at 16 / (worker time per VM) whatever the number of hosts: at
    2,000 VMs that is ≥ 4 minutes even at the 2 s floor, against the 60 s target. More workers did not help *here*,
    where all processes share 2 cores with other work: \`--vm-workers=64\` took 59.8 s (load 14; 7.8 s per reconcile,
    as 10 hosts × \`--host-start-concurrency\` 4 = 40 start slots and the CPU were the limit), and
@@ -40,36 +40,41 @@ export const SCALE_FINDINGS = `### Findings (runs of 2026-11-26 at 10 hosts / 20
    its 10 s renew deadline, so the operator exited (a second such run survived, at load 11–15, and took 63 s:
    17 s per reconcile). The fix belongs in the controllers: give the worker back while the
    agent works (requeue on the agent's lifecycle event; the per-host semaphore already bounds each host), and keep
-   leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 s for 200 VMs
-   (30 ms per VM, 8.5 API requests per VM, of which 457 Host and 153 Manager status writes could be coalesced).
+   leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 and 8.5 s for 200
+   VMs (30–42 ms per VM; 8.5–9.3 API requests per VM, of which 457–553 Host and 153–178 Manager status writes could
+   be coalesced).
    **And this machine cannot do 2,000 in 60 s anyway:** a cold-start-only run at 20 hosts / 400 VMs (load 7–10) took
    70 s (2.7 s of worker time per VM; operator 15.6 CPU s = 39 ms per VM; peak RSS 212 MiB), and the whole stack used
    66 CPU s for it — API server 28.8, agents 16.8, operator 15.6, etcd 4.8 — 0.165 CPU s per VM: ~330 CPU s for
    2,000 VMs, so ≥ 165 s on 2 cores even with nothing else running. The target needs the controller fix *and* more cores.
-2. **Peak RSS 238 MiB with 200 VMs.** In the steady state after it (RSS 240 MiB): 57 MiB file-backed (the node
+2. **Peak RSS 238 and 245 MiB with 200 VMs** (the second run's peak came during the churn). In the first run's
+   steady state (RSS 240 MiB): 57 MiB file-backed (the node
    binary's pages), the V8 heap 61 MiB (52 MiB used, client-node's module source and code included), and ~120 MiB of
-   other anonymous memory outside the JS heap (malloc: OpenSSL, HTTP buffers, arenas). It varies between identical cold starts: 234 MiB in the stored run, 165 MiB in a
-   cold-start-only rerun (operator CPU 5.9 and 7.8 s), 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). 212 MiB at 400 VMs. At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS
+   other anonymous memory outside the JS heap (malloc: OpenSSL, HTTP buffers, arenas). It varies between identical cold starts: 234 and 182 MiB in the stored runs,
+   165 MiB in a cold-start-only rerun, 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). 212 MiB at 400 VMs. At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS
    heap), so the 300 MiB target is at risk at full scale; the quiet-machine run will tell.
-3. **Steady state meets the target:** over 120 s only Host heartbeat status writes (0.96 per host per 5 s interval;
-   230 of a budget of 240), no other write to Drover's kinds and no Events; the rest is the Lease renewals (every 2 s)
+3. **Steady state meets the target:** over 120 s only Host heartbeat status writes (0.96 and 0.98 per host per 5 s
+   interval; 230 and 236 of a budget of 240), no other write to Drover's kinds and no Events; the rest is the Lease renewals (every 2 s)
    and the API server's own endpoints.
-4. **Churn p95 5.65 s at 2 creates + 2 deletes per second** (the issue's 20/s scaled to 10 hosts) with the VM queue
-   never deeper than 5: the time is the per-VM path, not queueing. The simulated agents' measured libvirt latencies
+4. **Churn p95 5.65 s in the first run (load 11), 2.90 s in the second (load 10)** at 2 creates + 2 deletes per
+   second (the issue's 20/s scaled to 10 hosts), with the VM queue never deeper than 5 (and 0): the time is the
+   per-VM path, not queueing. The simulated agents' measured libvirt latencies
    are ~1.5–2 s of it (start 907 ms, a 180 ms get around define and start, the 155 ms relist, qemu-img create);
    the rest is the operator's sequential writes (finalizer, Starting, Running, Events) through an API server sharing
-   2 cores at load 11–13. Delete → gone p95 4.0 s.
-5. **Leader failover: caught up 29.9 s after the SIGKILL.** The standby took the Lease after 21.3 s — by design not
-   before the 15 s lease expires (client-go's defaults: it sees the last renewal up to a 2 s retry late, then retries
-   every 2 s; slower here under load) — then every Host heartbeat was written again by 23.1 s, all 201 VMs reconciled
-   by 28.9 s, and the VM created right after the kill was Running at 29.9 s (queued behind the resync, FIFO). With
+   2 cores at load 10–13. Delete → gone p95 4.0 and 1.8 s. At 20/s on 100 hosts the rate is 5× what 16 workers
+   drained in the cold start (finding 1), so expect a backlog there.
+5. **Leader failover: caught up 29.9 s and 29.3 s after the SIGKILL.** The standby took the Lease after 21.3 s and
+   19.2 s (the first run polled the Lease with kubectl, the second with a GET) — by design not before the 15 s lease
+   expires (client-go's defaults: it sees the last renewal up to a 2 s retry late, then retries every 2 s; slower here
+   under load) — then every Host heartbeat was written again (23.1 / 21.0 s), all 201 VMs reconciled (28.9 / 29.3 s),
+   and the VM created right after the kill was Running (29.9 / 29.2 s; queued behind the resync, FIFO). With
    \`--lease-duration=8s --renew-deadline=6s --retry-period=1s\` (an experiment, cold start + failover only, load 6–10)
    the Lease changed hands after 8.6 s and the new leader had caught up after 14.7 s (heartbeats 10.0 s, all VMs
    13.5 s, the new VM 14.7 s), and the leader kept its Lease through the cold start. So the 20 s target is a matter
    of the operator's default Lease timings (client-go's) plus ~6 s of resync at this size; at 2,000 VMs the resync
    grows (201 no-op reconciles took ~5 s here), so new work queued behind it is what to watch.
 6. **Host loss: not restarted.** HA failover (restart elsewhere with proof: fencing or a free storage lease) is not
-   in this operator yet; the lost Host went NonResponsive after 59.6 s (\`nonResponsiveAfterSeconds\` 60) and its 21
+   in this operator yet; the lost Host went NonResponsive after 59.6 / 58.2 s (\`nonResponsiveAfterSeconds\` 60) and its 21
    HA VMs stayed \`Unknown\` on it for the 150 s the benchmark waited. The Manager has its default availability
    timings and the simulated hosts have no power management, so a restart has to come from the storage-lease path
    (\`leaseFailoverAfterSeconds\`, 10 s) or after fencing is possible. The scenario (power-off of the simulated
