@@ -12,6 +12,8 @@ import { runAgentPrimitives } from './agent-primitives.js';
 import { readPreviousRuns, runVmBurst } from './vm-burst.js';
 import { renderReport } from './report.js';
 import { runHaFailover } from './ha-failover.js';
+import { DEFAULT_SCALE_OPTIONS, SCALE_SCENARIOS, runScale, type ScaleScenario } from './scale.js';
+import { readPreviousScaleRuns } from './scale-report.js';
 
 const repoRoot = process.env['DROVER_REPO_ROOT'] ?? resolve(import.meta.dirname, '..', '..');
 
@@ -37,6 +39,19 @@ async function main(): Promise<void> {
       'burst-guest': { type: 'string' },
       // ha-failover: runs (at least 5 for the report).
       'ha-runs': { type: 'string', default: '5' },
+      // scale (issue 8): simulated hosts, VMs, scenario lengths; the defaults are the issue's.
+      'scale-hosts': { type: 'string' },
+      'scale-vms': { type: 'string' },
+      'scale-steady-seconds': { type: 'string' },
+      'scale-churn-per-second': { type: 'string' },
+      'scale-churn-seconds': { type: 'string' },
+      'scale-host-loss-timeout': { type: 'string' },
+      'scale-failover-timeout': { type: 'string' },
+      'scale-latency-scale': { type: 'string' },
+      // Comma-separated subset of cold,steady,churn,failover,hostloss (cold always runs).
+      'scale-scenarios': { type: 'string' },
+      // Write the operator's CPU profile (node --cpu-prof) into this directory.
+      'scale-cpu-prof': { type: 'string' },
     },
   });
   const resultsDir = join(repoRoot, 'docs', 'bench-results');
@@ -84,6 +99,50 @@ async function main(): Promise<void> {
     const result = await runHaFailover(repoRoot, { runs: Number(values['ha-runs']) }, (m) => console.error(m));
     await writeFile(join(resultsDir, 'ha-failover.json'), JSON.stringify({ machine, scenario: 'ha-failover', ...result }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
+  }
+  // With the issue's 100 hosts and 2,000 VMs (the defaults) this wants a quiet machine; --scale-* options make it smaller.
+  if (!values['report-only'] && (!values.only || values.only === 'scale')) {
+    const num = (flag: string, fallback: number) => {
+      const v = values[flag as keyof typeof values];
+      if (v === undefined) return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag} must be a number, got ${String(v)}`);
+      return n;
+    };
+    const d = DEFAULT_SCALE_OPTIONS;
+    const scenarios = (values['scale-scenarios'] ?? SCALE_SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+    for (const s of scenarios) if (!(SCALE_SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scale-scenarios: unknown scenario ${s} (${SCALE_SCENARIOS.join(', ')})`);
+    const cpuProf = values['scale-cpu-prof'] ? resolve(values['scale-cpu-prof']) : undefined;
+    if (cpuProf) await mkdir(cpuProf, { recursive: true });
+    const result = await runScale(
+      repoRoot,
+      {
+        hosts: num('scale-hosts', d.hosts),
+        vms: num('scale-vms', d.vms),
+        latencyScale: num('scale-latency-scale', d.latencyScale),
+        steadySeconds: num('scale-steady-seconds', d.steadySeconds),
+        churnPerSecond: num('scale-churn-per-second', d.churnPerSecond),
+        churnSeconds: num('scale-churn-seconds', d.churnSeconds),
+        hostLossTimeoutSeconds: num('scale-host-loss-timeout', d.hostLossTimeoutSeconds),
+        failoverTimeoutSeconds: num('scale-failover-timeout', d.failoverTimeoutSeconds),
+        heartbeatIntervalSeconds: d.heartbeatIntervalSeconds,
+        scenarios: scenarios as ScaleScenario[],
+        ...(values['operator-arg'] ? { operatorArgs: values['operator-arg'] } : {}),
+        ...(cpuProf ? { cpuProfileDir: cpuProf } : {}),
+        ...(values['keep-logs'] ? { keepLogsDir: resolve(values['keep-logs']) } : {}),
+      },
+      (m) => console.error(m),
+    );
+    // Experiments (profiled runs, which pay the profiler's cost; extra operator flags; a subset of the scenarios) are kept out of docs/.
+    const experiment = cpuProf !== undefined || (values['operator-arg'] ?? []).length > 0 || scenarios.length !== SCALE_SCENARIOS.length;
+    const file = experiment
+      ? join(repoRoot, '.drover', 'bench-results', `scale-${machine.date.replace(/[:.]/g, '-')}.json`)
+      : join(resultsDir, 'scale.json');
+    await mkdir(join(file, '..'), { recursive: true });
+    const previousRuns = experiment ? [] : readPreviousScaleRuns(file);
+    await writeFile(file, JSON.stringify({ machine: { ...machine, loadAverage: result.loadAverage }, ...result, previousRuns }, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
+    console.error(`wrote ${file}`);
   }
   await writeFile(join(repoRoot, 'docs', 'benchmarks.md'), await renderReport(resultsDir));
   console.error('wrote docs/benchmarks.md');

@@ -1,6 +1,7 @@
 /** Renders docs/benchmarks.md from the JSON results, with the published anchors beside them. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { renderScale } from './scale-report.js';
 
 interface Stored {
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; date: string };
@@ -258,6 +259,7 @@ export async function renderReport(resultsDir: string): Promise<string> {
     if (r['scenario'] === 'agent-primitives') sections.push(agentPrimitives(r));
     if (r['scenario'] === 'vm-burst') sections.push(vmBurst(r));
     if (r['scenario'] === 'ha-failover') sections.push(haFailoverSection(r as never));
+    if (r['scenario'] === 'scale') sections.push(renderScale(r));
   }
   if (files.length === 0) sections.push('No results yet: run `npm run bench`.\n');
   return sections.join('\n');

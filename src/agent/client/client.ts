@@ -7,7 +7,7 @@
  * reason (status 0 when no answer came).
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import {
@@ -153,6 +153,7 @@ export class AgentClient {
 
   constructor(private readonly options: AgentClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    const expected = options.expectedName;
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: options.maxSockets ?? 8,
@@ -161,6 +162,21 @@ export class AgentClient {
       cert: options.tls.cert,
       key: options.tls.key,
       ca: options.tls.ca,
+      // On the Agent, not per request: Node's https.Agent gives every request that
+      // brings its own checkServerIdentity a pool of its own (so a socket checked
+      // by one function is never reused under another), which made every agent
+      // call a new TCP connection and TLS handshake (docs/profiles.md).
+      ...(expected !== undefined
+        ? {
+            checkServerIdentity: (hostname: string, cert: PeerCertificate) => {
+              const standard = checkServerIdentity(hostname, cert);
+              if (standard) return standard;
+              const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+              if (cn === expected) return undefined;
+              return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
+            },
+          }
+        : {}),
     });
   }
 
@@ -169,6 +185,7 @@ export class AgentClient {
     this.agent.destroy();
   }
 
+  /** Options of one request; TLS and the identity check come from the Agent, whose pooled sockets passed them. */
   private requestOptions(method: string, path: string, headers: Record<string, string | number>): RequestOptions {
     const o: RequestOptions = {
       host: this.options.host,
@@ -182,16 +199,6 @@ export class AgentClient {
       ca: this.options.tls.ca,
     };
     if (this.options.servername !== undefined) o.servername = this.options.servername;
-    const expected = this.options.expectedName;
-    if (expected !== undefined) {
-      o.checkServerIdentity = (hostname, cert) => {
-        const standard = checkServerIdentity(hostname, cert);
-        if (standard) return standard;
-        const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-        if (cn === expected) return undefined;
-        return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
-      };
-    }
     return o;
   }
 
