@@ -242,6 +242,22 @@ describe('kubectl drover', () => {
     await env.waitFor('virtualmachine', 'web', (o) => o.status?.['host'] === to && o.status?.['phase'] === 'Running', 60_000);
     expect(await env.domains(env.hosts.findIndex((h) => h.name === to))).toHaveLength(1);
     expect(await env.guestHttp(env.guestIp(1))).toBe('ok');
+    // The console proxy follows status.host: the console now comes from the other host's agent.
+    const r2 = await consoleSession('web', kubeconfigs.editor, 'echo moved-$((40+2))', /moved-42/);
+    expect(r2.sawAnswer).toBe(true);
+    expect(r2.code).toBe(0);
+  });
+
+  it('the operator logs console sessions by user, and never a token', async () => {
+    const log = await env.operatorLogTail(50_000);
+    expect(log).toMatch(/"user":"system:serviceaccount:[^"]+:editor".*"msg":"console session opened"/);
+    expect(log).toMatch(/"user":"system:serviceaccount:[^"]+:viewer".*"msg":"console refused: no update permission"/);
+    for (const sa of ['viewer', 'editor'] as const) {
+      const token = (parse(readFileSync(kubeconfigs[sa], 'utf8')) as Obj).users[0].user.token as string;
+      expect(token.length).toBeGreaterThan(100);
+      expect(log).not.toContain(token);
+      expect(log).not.toContain(token.split('.')[2]);
+    }
   });
 
   it('maintenance on drains the host (the VM moves away), off brings it back Up', async () => {
