@@ -14,7 +14,10 @@ export function table(header: string[], rows: string[][]): string {
 
 /** One line for stderr: `error: <message>`, newlines folded, at most 400 characters. */
 export function errorLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  let text = error instanceof Error ? error.message : String(error);
+  // fetch reports only "fetch failed"; the reason (ECONNREFUSED, a TLS error) is its cause.
+  const cause = error instanceof Error ? (error.cause as { message?: unknown; code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.message === 'string' && cause.message !== '') text = `${text}: ${cause.message}`;
   return `error: ${text.replace(/\s*\n\s*/g, ' ').trim().slice(0, 400)}`;
 }
 

@@ -95,5 +95,8 @@ describe('console helpers and output', () => {
   it('aligns tables and folds errors into one line', () => {
     expect(table(['A', 'BB'], [['xxx', 'y']])).toBe('A     BB\nxxx   y');
     expect(errorLine(new Error('first\n  second'))).toBe('error: first second');
+    expect(errorLine(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:6443') }))).toBe(
+      'error: fetch failed: connect ECONNREFUSED 127.0.0.1:6443',
+    );
   });
 });
