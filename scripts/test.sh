@@ -13,6 +13,7 @@ source scripts/env.sh
 
 drover_prepare
 node dist/tools/gen-crds.js --check
+node dist/tools/gen-api-docs.js --check
 
 results="$(mktemp -d)"
 status=0

@@ -77,12 +77,17 @@ export const relativePath = z
 
 /** metav1.LabelSelector's matchLabels/matchExpressions subset. */
 export const labelSelector = z.object({
+  /** Labels a Host must carry, each with exactly this value. */
   matchLabels: z.record(z.string().max(317), z.string().max(63)).optional(),
+  /** Requirements on Host labels; all must hold. */
   matchExpressions: z
     .array(
       z.object({
+        /** The label key. */
         key: z.string().min(1).max(317),
+        /** In / NotIn: the label's value is (not) one of values; Exists / DoesNotExist: the label is (not) there. */
         operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        /** Values for In and NotIn. */
         values: z.array(z.string().max(63)).optional(),
       }),
     )
@@ -99,11 +104,17 @@ export const conditionStatus = z.enum(['True', 'False', 'Unknown']);
 
 /** metav1.Condition, field for field. */
 export const condition = z.object({
+  /** The condition's type (Ready, Stalled, ...), unique in the list. */
   type: z.string().min(1).max(316),
+  /** True, False or Unknown. */
   status: conditionStatus,
+  /** The spec generation the condition was computed for. */
   observedGeneration: z.int().nonnegative().optional(),
+  /** When status last changed (RFC 3339). */
   lastTransitionTime: z.string(),
+  /** A CamelCase reason for the status (NoHostAvailable, LeaseHeld, ...). */
   reason: z.string().min(1).max(1024).regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
+  /** A human-readable explanation. */
   message: z.string().max(32768),
 });
 /** A condition in status. */

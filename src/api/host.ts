@@ -33,6 +33,7 @@ const hostAddress = z
 /** Out-of-band power management used for fencing (oVirt's power management). */
 export const powerManagementSpec = withRules(
   z.object({
+    /** false keeps the settings but never fences through them. */
     enabled: z.boolean().default(true),
     /**
      * The fence agent: `ipmilan` runs the standard `fence_ipmilan`; `testbed`
@@ -41,6 +42,7 @@ export const powerManagementSpec = withRules(
     agent: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a fence agent name such as ipmilan'),
     /** BMC address. */
     address: hostAddress.optional(),
+    /** BMC port; the fence agent's default when omitted. */
     port: z.int().min(1).max(65535).optional(),
     /** Secret with `username` and `password` keys for the BMC. */
     credentialsSecretRef: secretRef.optional(),
@@ -71,40 +73,63 @@ export const hostSpec = z.object({
   selfHostedEngineNode: z.boolean().default(false),
   /** Storage Pool Manager priority, -1 (never) to 10 (oVirt's spm_priority). */
   spmPriority: z.int().min(-1).max(10).default(5),
+  /** Out-of-band power management for fencing; without it a host that stops answering cannot be power-fenced. */
   powerManagement: powerManagementSpec.optional(),
 });
 
 /** What the agent reports about the machine. */
 export const hostCapabilities = z.object({
+  /** The host's CPU as libvirt reports it. */
   cpu: z
     .object({
+      /** CPU model name. */
       model: z.string().optional(),
+      /** CPU vendor. */
       vendor: z.string().optional(),
+      /** Sockets. */
       sockets: z.int().optional(),
+      /** Cores per socket. */
       cores: z.int().optional(),
+      /** Threads per core. */
       threads: z.int().optional(),
+      /** CPU feature flags. */
       flags: z.array(z.string()).optional(),
     })
     .optional(),
+  /** Physical memory in bytes. */
   memoryBytes: z.int().optional(),
+  /** kvm (hardware virtualization) or qemu (TCG emulation): what the agent's VMs run under. */
   hypervisorType: z.enum(['kvm', 'qemu']).optional(),
+  /** libvirt version. */
   libvirtVersion: z.string().optional(),
+  /** QEMU version. */
   qemuVersion: z.string().optional(),
+  /** The Drover agent's version. */
   agentVersion: z.string().optional(),
+  /** libvirt's host UUID. */
   hostUUID: z.string().optional(),
 });
 
 /** Host.status */
 export const hostStatus = z.object({
+  /** The spec generation this status reflects. */
   observedGeneration: z.int().optional(),
+  /** Installing, Connecting, Up, NonResponsive, NonOperational, PreparingForMaintenance, Maintenance or Error (oVirt's meanings). */
   phase: z.enum(HOST_PHASES).optional(),
+  /** Ready, Stalled and the host's own conditions, with reasons. */
   conditions: conditions.optional(),
+  /** What the agent reports about the machine (read once per connection). */
   capabilities: hostCapabilities.optional(),
+  /** Load from the latest heartbeat. */
   usage: z
     .object({
+      /** CPU busy, percent of all CPUs. */
       cpuPercent: z.number().optional(),
+      /** Available memory in bytes. */
       memoryFreeBytes: z.int().optional(),
+      /** One-minute load average. */
       load1: z.number().optional(),
+      /** Domains running on the host. */
       runningVMs: z.int().optional(),
     })
     .optional(),
@@ -113,7 +138,14 @@ export const hostStatus = z.object({
   /** The agent process's boot id: it changes when the agent restarts. */
   agentBootId: z.string().optional(),
   /** Storage domains this host is connected to. */
-  storageDomains: z.array(z.object({ name: dnsLabel, connected: z.boolean(), message: z.string().optional() })).optional(),
+  storageDomains: z.array(z.object({
+    /** The StorageDomain. */
+    name: dnsLabel,
+    /** Whether the host has it connected and healthy. */
+    connected: z.boolean(),
+    /** Why not, when it is not. */
+    message: z.string().optional(),
+  })).optional(),
   /**
    * This host's storage heartbeat as another host sees it on shared storage,
    * looked at while the operator cannot reach the host: fresh means the host
@@ -121,12 +153,15 @@ export const hostStatus = z.object({
    */
   storageHeartbeat: z
     .object({
+      /** Younger than the Manager's storageHeartbeatTimeoutSeconds. */
       fresh: z.boolean(),
       /** Age of the heartbeat as the observing host measured it. */
       ageSeconds: z.number().optional(),
       /** The host that read it. */
       observedBy: z.string().optional(),
+      /** When it was read (RFC 3339). */
       observedTime: z.string().optional(),
+      /** Why no heartbeat could be read, when none could. */
       message: z.string().optional(),
     })
     .optional(),
@@ -135,8 +170,11 @@ export const hostStatus = z.object({
     .object({
       /** Idle, Skipped (and why), SoftFencing, PowerFencing, Fenced (powered off: its VMs are dead), Failed. */
       state: z.enum(['Idle', 'Skipped', 'SoftFencing', 'PowerFencing', 'Fenced', 'Failed']),
+      /** A CamelCase reason for the state. */
       reason: z.string().optional(),
+      /** A human-readable explanation. */
       message: z.string().optional(),
+      /** When the state last changed (RFC 3339). */
       lastTransitionTime: z.string().optional(),
       /** When the host was last confirmed powered off by its fence agent. */
       fencedTime: z.string().optional(),

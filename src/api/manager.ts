@@ -17,16 +17,24 @@ export const selfHostedSpec = withRules(
     hostSelector: labelSelector,
     /** The Manager VM itself. */
     vm: z.object({
-      cpu: z.object({ cores: z.int().min(1).max(64).default(2) }).prefault({}),
+      /** Virtual CPUs of the Manager VM. */
+      cpu: z.object({
+        /** Virtual CPU cores. */
+        cores: z.int().min(1).max(64).default(2),
+      }).prefault({}),
+      /** Memory of the Manager VM (a quantity, at least 64Mi). */
       memory: quantityAtLeast('64Mi', 'spec.selfHosted.vm.memory'),
       /** Disk image (relative to the storage domain) booted from. */
       diskImage: relativePath.optional(),
       /** Direct kernel boot, relative to the storage domain. */
       kernel: relativePath.optional(),
+      /** Initial ramdisk for direct kernel boot, relative to the storage domain. */
       initrd: relativePath.optional(),
+      /** Kernel command line for direct kernel boot. */
       cmdline: z.string().max(4096).optional(),
       /** The management bridge the VM attaches to on every node. */
       bridge: dnsLabel.max(15).default('br0'),
+      /** MAC address of the VM's NIC; derived from the Manager's UID when omitted. */
       macAddress: macAddress.optional(),
     }),
     /** HTTP(S) URL answered by the Manager when healthy (ovirt-ha-agent's engine health check). */
@@ -75,11 +83,17 @@ export const schedulingSpec = z.object({
 
 /** Live migration limits (KubeVirt's defaults). */
 export const migrationPolicySpec = z.object({
+  /** Live migrations running at once in the namespace; more wait Pending. */
   maxParallelMigrations: z.int().min(1).max(100).default(5),
+  /** Live migrations leaving one host at once. */
   maxOutboundPerHost: z.int().min(1).max(20).default(2),
+  /** A migration whose remaining data has not shrunk for this long is cancelled and fails. */
   progressTimeoutSeconds: z.int().min(5).max(3600).default(150),
+  /** Bandwidth limit per migration in MiB/s; 0 means no limit. */
   bandwidthMiBps: z.int().min(0).max(100000).default(0),
+  /** Let QEMU throttle a busy guest's vCPUs so the migration converges. */
   autoConverge: z.boolean().default(true),
+  /** Compress memory pages in flight (XBZRLE), trading CPU for bandwidth. */
   compressed: z.boolean().default(false),
 });
 
@@ -113,7 +127,9 @@ export const availabilitySpec = z.object({
 /** Manager.spec */
 export const managerSpec = withRules(
   z.object({
+    /** Standalone: the operator runs outside the hosts it manages. SelfHosted: the Manager runs as an HA VM on self-hosted engine nodes. */
     mode: z.enum(['Standalone', 'SelfHosted']).default('Standalone'),
+    /** Required with mode SelfHosted, forbidden otherwise. */
     selfHosted: selfHostedSpec.optional(),
     scheduling: schedulingSpec.prefault({}),
     migration: migrationPolicySpec.prefault({}),
@@ -131,33 +147,64 @@ export const managerSpec = withRules(
 
 /** A self-hosted engine node as seen in the shared HA metadata. */
 export const hostedEngineNodeStatus = z.object({
+  /** The Host's name. */
   name: z.string(),
+  /** The node's HA score (ovirt-ha-agent's: the highest-scored live node runs the Manager VM). */
   score: z.int(),
+  /** The node's HA state machine state. */
   state: z.string(),
+  /** When the node last wrote its metadata (RFC 3339). */
   lastUpdate: z.string().optional(),
 });
 
 /** Manager.status */
 export const managerStatus = z.object({
+  /** The spec generation this status reflects. */
   observedGeneration: z.int().optional(),
+  /** Ready, StorageReachable, HighlyAvailable (at least two Up hosts reaching an Active Data domain), with reasons. */
   conditions: conditions.optional(),
-  hosts: z.object({ total: z.int(), up: z.int() }).optional(),
-  storageDomains: z.object({ total: z.int(), active: z.int() }).optional(),
-  virtualMachines: z.object({ total: z.int(), running: z.int() }).optional(),
+  /** Hosts in the namespace. */
+  hosts: z.object({
+    /** All Hosts. */
+    total: z.int(),
+    /** Hosts in phase Up. */
+    up: z.int(),
+  }).optional(),
+  /** StorageDomains in the namespace. */
+  storageDomains: z.object({
+    /** All StorageDomains. */
+    total: z.int(),
+    /** StorageDomains in phase Active. */
+    active: z.int(),
+  }).optional(),
+  /** VirtualMachines in the namespace. */
+  virtualMachines: z.object({
+    /** All VirtualMachines. */
+    total: z.int(),
+    /** VirtualMachines in phase Running. */
+    running: z.int(),
+  }).optional(),
   /** The environment's CA: agents enroll against it (pin caCertHash) and the operator's client certificate comes from it. */
   pki: z
     .object({
+      /** The Secret holding the CA certificate and key (`<manager>-ca`): back it up. */
       caSecretName: z.string(),
       /** `sha256:<hex>` of the CA's public key, the value for `drover agent --ca-cert-hash`. */
       caCertHash: z.string(),
+      /** When the CA certificate expires (RFC 3339). */
       caNotAfter: z.string().optional(),
     })
     .optional(),
+  /** SelfHosted mode: where the Manager VM runs and what the HA nodes report. */
   hostedEngine: z
     .object({
+      /** The node running the Manager VM. */
       host: z.string().optional(),
+      /** The Manager VM's state. */
       state: z.string().optional(),
+      /** The hosted-engine maintenance mode in effect (None, Global, Local). */
       maintenance: z.string().optional(),
+      /** Every self-hosted engine node with its score. */
       nodes: z.array(hostedEngineNodeStatus).optional(),
     })
     .optional(),

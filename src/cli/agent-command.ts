@@ -25,6 +25,7 @@ import { BOOTSTRAP_TOKEN_PATTERN } from '../pki/types.js';
 import { CA_CERT_HASH_PATTERN } from '../pki/ca-hash.js';
 import { enrollRequestSchema } from '../pki/enrollment-protocol.js';
 import { createAgentServer } from '../agent/server/index.js';
+import { LibvirtPtyConsoles } from '../agent/console/index.js';
 import { buildAgentDriver } from './agent-driver.js';
 import { FileStorageManager } from '../agent/storage/index.js';
 import { parseDuration } from './duration.js';
@@ -98,6 +99,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     heartbeatMs: parseDuration(values.heartbeat),
     leases,
     storageHeartbeat: { host: heartbeatHost, intervalMs: heartbeatIntervalMs },
+    ...(built.simulated ? {} : { consoles: new LibvirtPtyConsoles(values['libvirt-uri']) }),
   });
   await server.listen();
   log.info({ port: server.port(), libvirt: values['libvirt-uri'] }, 'agent listening');

@@ -33,6 +33,10 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'backoff-max': { type: 'string' },
       'enroll-listen': { type: 'string' },
       'testbed-fence-state-dir': { type: 'string' },
+      'console-listen': { type: 'string' },
+      'client-ca-file': { type: 'string' },
+      'console-tls-cert-file': { type: 'string' },
+      'console-tls-key-file': { type: 'string' },
     },
     strict: true,
   });
@@ -57,7 +61,14 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     backoffMaxMs: values['backoff-max'] ? parseDuration(values['backoff-max']) : d.backoffMaxMs,
     enrollListen: values['enroll-listen'] ?? d.enrollListen,
     ...(values['testbed-fence-state-dir'] ? { testbedFenceStateDir: values['testbed-fence-state-dir'] } : {}),
+    ...(values['console-listen'] !== undefined ? { consoleListen: values['console-listen'] } : {}),
+    ...(values['client-ca-file'] ? { clientCaFile: values['client-ca-file'] } : {}),
+    ...(values['console-tls-cert-file'] ? { consoleTlsCertFile: values['console-tls-cert-file'] } : {}),
+    ...(values['console-tls-key-file'] ? { consoleTlsKeyFile: values['console-tls-key-file'] } : {}),
   };
+  if ((options.consoleTlsCertFile === undefined) !== (options.consoleTlsKeyFile === undefined)) {
+    throw new Error('--console-tls-cert-file and --console-tls-key-file go together');
+  }
   const log = createLogger('operator');
   const operator = await runOperator(options, log);
   const onSignal = (signal: string) => {

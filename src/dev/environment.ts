@@ -12,7 +12,9 @@ import { parseAllDocuments } from 'yaml';
 import { readControlPlaneState, startControlPlane, stopControlPlane, freePort, writeKubeconfig, type ControlPlaneState } from './controlplane.js';
 import { isAlive, run, startDetached, stopProcess, waitFor } from './exec.js';
 import { connect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createSelfSignedServerCert } from '../pki/openssl.js';
+import { CONSOLE_PORT } from '../operator/console-wiring.js';
 import { DEV_SHARED_DIR, prepareDevHosts, startEnrollAgents, stopDevHosts, waitForEnrolledAgent, type DevHosts } from './hosts.js';
 import {
   ENROLL_PORT,
@@ -241,10 +243,19 @@ export async function devUp(repoRoot: string, log: (line: string) => void, optio
   const enrollListen = `${testbed?.subnet.gateway ?? '127.0.0.1'}:${ENROLL_PORT}`;
   const operatorLog = join(stateDir, 'operator.log');
   const operatorSa = await operatorKubeconfig(state, join(stateDir, 'operator.kubeconfig'));
-  const operator = await startOperatorProcess(repoRoot, operatorSa, operatorLog, [`--enroll-listen=${enrollListen}`, '--backoff-max=30s']);
+  // The console proxy (kubectl drover console) next to enrollment, with a certificate users can pin and the cluster's client CA.
+  const consoleTls = await devConsoleTls(stateDir, enrollListen.split(':')[0] as string);
+  const operator = await startOperatorProcess(repoRoot, operatorSa, operatorLog, [
+    `--enroll-listen=${enrollListen}`,
+    '--backoff-max=30s',
+    `--console-tls-cert-file=${consoleTls.cert}`,
+    `--console-tls-key-file=${consoleTls.key}`,
+    `--client-ca-file=${state.pki.caCert}`,
+  ]);
   Object.assign(dev, { operatorPids: [operator.pid], healthPorts: [operator.healthPort], enrollListen, namespace: ns });
   await writeFile(join(stateDir, 'dev.json'), JSON.stringify(dev, null, 2));
   log(`operator started (pid ${operator.pid}, health on 127.0.0.1:${operator.healthPort}, enrollment on https://${enrollListen}, log ${operatorLog})`);
+  log(`console proxy on https://${enrollListen.split(':')[0]}:${CONSOLE_PORT} (its certificate: ${consoleTls.cert})`);
   const watched: Watched[] = [{ what: 'the operator', alive: () => isAlive(operator.pid), logFile: operatorLog }];
 
   log(`applying ${QUICKSTART_DIR} (namespace ${ns}: Manager ${quickstart.manager}, Hosts ${quickstart.hosts.map((h) => h.name).join(', ')}, ` +
@@ -370,4 +381,20 @@ export async function devDown(repoRoot: string, log: (line: string) => void): Pr
   if (await readControlPlaneState(stateDir)) log('stopping kube-apiserver and etcd');
   await stopControlPlane(stateDir);
   log('dev environment stopped');
+}
+
+/**
+ * The dev console proxy's serving certificate (self-signed, for the
+ * gateway address), made once and kept in the state directory so
+ * `DROVER_CONSOLE_CA_FILE` stays valid across `dev up` runs.
+ */
+async function devConsoleTls(stateDir: string, address: string): Promise<{ cert: string; key: string }> {
+  const cert = join(stateDir, 'console.crt');
+  const key = join(stateDir, 'console.key');
+  if (!existsSync(cert) || !existsSync(key)) {
+    const pair = await createSelfSignedServerCert('drover-console', { dns: ['localhost'], ips: [address, '127.0.0.1'] }, 365);
+    await writeFile(key, pair.keyPem, { mode: 0o600 });
+    await writeFile(cert, pair.certPem);
+  }
+  return { cert, key };
 }

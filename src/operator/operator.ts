@@ -12,6 +12,7 @@ import { loadKubeConfig } from '../kube/config.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { Informer } from '../kube/informer.js';
 import { KubeLeaseStore } from '../kube/lease-store.js';
+import { KubeAccessReviewer } from '../kube/access-review.js';
 import { createControllers } from '../controllers/register.js';
 import { AgentConnectionManager } from './agents/connections.js';
 import { CommandFenceRunner } from './fencing/command-runner.js';
@@ -23,6 +24,7 @@ import { defaultControllerRateLimiter } from '../runtime/backoff.js';
 import { createOperatorMetrics } from './metrics.js';
 import { Resources } from './resources.js';
 import { createEnrollmentServer, createOperatorPki } from './pki-wiring.js';
+import { startConsoleProxy } from './console-wiring.js';
 
 /** Operator settings (flags and environment). */
 export interface OperatorOptions {
@@ -58,6 +60,17 @@ export interface OperatorOptions {
   testbedFenceStateDir?: string;
   /** `host:port` of the host enrollment server (HTTPS; every replica serves it). Port 0 picks a free port. */
   enrollListen: string;
+  /**
+   * `host:port` of the console proxy (HTTPS + WebSocket; every replica serves
+   * it). Undefined: the enrollment listener's host, port 9444 (0 when the
+   * enrollment port is 0). An empty string turns the proxy off.
+   */
+  consoleListen?: string;
+  /** The cluster's client CA (PEM file): client certificates it signed authenticate console users. */
+  clientCaFile?: string;
+  /** The console proxy's serving certificate and key (PEM files); a self-signed one when absent. */
+  consoleTlsCertFile?: string;
+  consoleTlsKeyFile?: string;
 }
 
 /** Defaults as in client-go and controller-runtime. */
@@ -85,6 +98,8 @@ export interface RunningOperator {
   healthPort(): number;
   /** The port the enrollment server listens on. */
   enrollPort(): number;
+  /** The port the console proxy listens on (0 when it is off). */
+  consolePort(): number;
   /** Resolves when the process should exit, with the exit code. */
   exited: Promise<number>;
 }
@@ -123,6 +138,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
   // taken port fails the start instead of leaving a half-running replica.
   const enrollment = createEnrollmentServer({ listen: options.enrollListen, pki: operatorPki, client, events, log });
   await enrollment.listen();
+  const consoleProxy = await startConsoleProxy(options, { client, reviewer: new KubeAccessReviewer(kubeConfig), pki: operatorPki.pki, log });
 
   // Environment gauges come from the caches, and only the leader exports them.
   let leading = () => false;
@@ -193,8 +209,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     await elector.stop({ release: true });
     await Promise.all(all.map((i) => i.stop()));
     await enrollment.close();
+    await consoleProxy?.close();
     await health.close();
     resolveExit(0);
   };
-  return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), enrollPort: () => enrollment.port(), exited };
+  return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), enrollPort: () => enrollment.port(), consolePort: () => consoleProxy?.port() ?? 0, exited };
 }

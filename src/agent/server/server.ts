@@ -22,6 +22,7 @@ import type { StorageManager } from '../storage/types.js';
 import { HeartbeatReportingStorage, StorageHeartbeats } from '../heartbeat/index.js';
 import { LeaseInspector, vmLeaseProvider, withLeaseState, type LeaseConfig } from '../leases/index.js';
 import { VmService } from '../vms/service.js';
+import { ConsoleEndpoint, type ConsoleSource } from '../console/index.js';
 import { toApiError } from './errors.js';
 import { EventHub } from './event-hub.js';
 import { createHandlers, type JsonRouteId } from './handlers.js';
@@ -85,6 +86,8 @@ export interface AgentServerOptions {
   eventRetryMs?: number;
   /** How long close() lets requests in flight finish; default 5 s. */
   closeGraceMs?: number;
+  /** Serial consoles (`GET /v1/vms/{uid}/console`, WebSocket); absent: that verb answers 501. */
+  consoles?: ConsoleSource;
 }
 
 /** A running (or ready to run) agent server. */
@@ -249,6 +252,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   server.requestTimeout = 60_000;
   // Longer than the client's idle socket timeout, so the client always closes first and never reuses a dying socket.
   server.keepAliveTimeout = 65_000;
+  const consoles = new ConsoleEndpoint(options.consoles, logger.child({ component: 'console' }));
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => consoles.handleUpgrade(req, socket, head, clientName(req)));
   server.on('tlsClientError', (err, socket) => {
     // A certificate that failed verification is refused by Node after the handshake (the socket
     // is destroyed, no request is read); its verdict is on the socket, the error only says "hang up".
@@ -305,6 +310,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       watch.stop();
       heartbeats.stop();
       for (const end of [...streams]) end();
+      consoles.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 5000);

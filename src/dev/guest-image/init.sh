@@ -7,7 +7,7 @@
 #   drover.name=NAME        hostname, also served at / (default: drover-guest)
 #
 # It serves HTTP on port 80 with busybox httpd: "/" returns the name and
-# "/healthz" returns "ok". When everything is up it prints
+# "/healthz" returns "ok", and runs a shell on the serial console (ttyS0). When everything is up it prints
 #   DROVER-GUEST-READY name=NAME ip=ADDR/PREFIX
 # on the console (the serial port, console=ttyS0), which tests can wait for.
 #
@@ -71,6 +71,11 @@ start_acpid() {
   [ -d /dev/input ] && ! pidof acpid >/dev/null && acpid -c /etc/acpi -l /var/log/acpid.log
 }
 start_acpid
+
+# A shell on the serial console (what `kubectl drover console` reaches),
+# started again when it exits. setsid + opening ttyS0 makes it the shell's
+# controlling terminal, so Ctrl-C reaches what runs in it.
+( while true; do setsid sh -c 'exec sh -i <>/dev/ttyS0 >&0 2>&0'; sleep 1; done ) &
 
 echo "DROVER-GUEST-READY name=$NAME ip=$IP"
 
