@@ -137,8 +137,8 @@ describe('VM high availability', () => {
   it('a whole host killed: its HA VM runs on the other host, its non-HA VM is Failed, the host is fenced and returns', async () => {
     watch = watchInvariant(env.testbed);
     await haVmOn('ha-a', 2, 'host-1');
-    // Not highly available; Manual so that nothing restarts it when its host comes back (Always would, there).
-    await env.apply([env.guestVm('plain', 3, { runStrategy: 'Manual', placement: { hostSelector: { matchLabels: { 'drover.test/host': 'host-1' } } } })]);
+    // Not highly available (runStrategy Always restarts it on its own host once that host is back).
+    await env.apply([env.guestVm('plain', 3, { placement: { hostSelector: { matchLabels: { 'drover.test/host': 'host-1' } } } })]);
     await running('plain');
     const killedAt = Date.now();
     await killHost(env.testbed, tbHost('host-1'));
@@ -149,6 +149,7 @@ describe('VM high availability', () => {
     expect(moved.status.failover).toBeUndefined();
     const failed = await wait('virtualmachine', 'plain', (o) => phase(o) === 'Failed', 120_000);
     expect(failed.status.lastStopReason).toBe('HostFailure');
+    expect(failed.status.host).toBe('host-1');
     // Never started on the other host.
     expect(await domstate(hostIndex('host-2'), `${env.namespace}_plain`)).toBe('absent');
     const host1 = await wait('host', 'host-1', (o) => o.status?.fencing?.fencedTime !== undefined, 120_000);
@@ -159,9 +160,10 @@ describe('VM high availability', () => {
     const deadline = Date.now() + 60_000;
     while ((await domstate(hostIndex('host-1'), `${env.namespace}_ha-a`)) !== 'absent' && Date.now() < deadline) await sleep(1000);
     expect(await domstate(hostIndex('host-1'), `${env.namespace}_ha-a`)).toBe('absent');
-    // Back up, the non-HA VM stays Failed (Manual) and was never started elsewhere.
-    expect(phase(await env.get('virtualmachine', 'plain'))).toBe('Failed');
+    // The non-HA VM was never started elsewhere; back on its own host, runStrategy Always restarts it there.
     expect(await domstate(hostIndex('host-2'), `${env.namespace}_plain`)).toBe('absent');
+    const back = await running('plain');
+    expect(back.status.host).toBe('host-1');
     console.log(`host death → HA VM Running elsewhere: ${failoverMs} ms`);
     await deleteVms('ha-a', 'plain');
   });

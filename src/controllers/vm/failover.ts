@@ -216,7 +216,8 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
     if (error instanceof AgentApiError && error.reason === 'LeaseHeld') {
       // The old instance still holds its disks: it runs. Leave no definition behind here.
       await client.undefineVm(uid).catch(() => undefined);
-      void ctx.agents.refresh(targetKey);
+      // Awaited: the next pass must not see the refused (briefly paused) QEMU as the VM running there.
+      await ctx.agents.refresh(targetKey);
       w.status.host = fromHost;
       w.placements.set(uid, fromHost);
       w.status.failover = { ...w.status.failover, toHost: undefined } as NonNullable<VirtualMachineStatus['failover']>;
