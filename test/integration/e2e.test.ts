@@ -93,6 +93,16 @@ describe('quickstart', () => {
       expect(h.status).toMatchObject({ phase: 'Up', capabilities: { hypervisorType: expect.any(String) } });
       expect(Date.now() - Date.parse(h.status.lastHeartbeatTime)).toBeLessThan(30_000);
     }
+    // What Prometheus scrapes from the leader says the same.
+    const metrics = await (await fetch(`http://127.0.0.1:${env.operator.healthPort}/metrics`)).text();
+    const sample = (name: string, labels: string) => metrics.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((kv) => l.includes(kv)))?.split(' ').pop();
+    for (const h of ['host-1', 'host-2']) {
+      expect(sample('drover_host_status_phase', `name="${h}",phase="Up"`)).toBe('1');
+      expect(sample('drover_host_status_phase', `name="${h}",phase="NonResponsive"`)).toBe('0');
+    }
+    expect(sample('drover_virtualmachine_status_phase', 'name="hello",phase="Running"')).toBe('1');
+    expect(sample('drover_virtualmachine_status_phase', 'name="hello",phase="Pending"')).toBe('0');
+    expect(sample('drover_host_fencing_state', 'name="host-1",state="Idle"')).toBe('1');
   });
 });
 
