@@ -83,11 +83,21 @@ export async function runConsole(options: ConsoleOptions, term: ConsoleTerminal)
         ws.close(1000, 'user left');
       }
     };
+    // Piped input (not a terminal) that ends: leave once the guest had a moment to answer the last line.
+    const onEnd = () => {
+      if (raw) return;
+      setTimeout(() => {
+        userLeft = true;
+        ws.close(1000, 'input ended');
+      }, 1000).unref();
+    };
     term.stdin.on('data', onInput);
+    term.stdin.once('end', onEnd);
     term.stdin.resume();
     ws.on('message', (data) => term.stdout.write(data));
     ws.on('close', (code, reason) => {
       term.stdin.off('data', onInput);
+      term.stdin.off('end', onEnd);
       if (raw) term.stdin.setRawMode?.(false);
       term.stdin.pause();
       term.stderr.write('\r\n');
