@@ -87,7 +87,9 @@ describe('LibvirtDriver on a two-host test bed', () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), 'drover-drvt-'));
     image = await ensureGuestImage();
-    tb = await timed('testbedUp', () => up({ stateDir, hosts: 2, namePrefix: NAME_PREFIX, subnet: SUBNET }));
+    // The shared directory as is, without the per-host fault mounts: the storage checks here run in
+    // this (root) namespace and must see the QEMUs' image locks, which stay local to a fault mount.
+    tb = await timed('testbedUp', () => up({ stateDir, hosts: 2, namePrefix: NAME_PREFIX, subnet: SUBNET, storageFaults: false }));
     const [a, b] = tb.hosts;
     if (!a || !b) throw new Error('expected two hosts');
     h1 = a;

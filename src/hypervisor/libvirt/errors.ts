@@ -59,6 +59,7 @@ const RULES: readonly Rule[] = [
 export function cleanVirshMessage(stderr: string): string {
   return stderr
     .split('\n')
+    .filter((l) => !/^error:\s*Reconnected to the hypervisor\s*$/.test(l.trim()))
     .map((l) => l.replace(/^error:\s*/, '').trim())
     .filter((l) => l !== '' && l !== '(null)' && l !== '^')
     .join(': ');

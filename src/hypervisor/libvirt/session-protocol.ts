@@ -187,8 +187,13 @@ export function decodeResponse(request: EncodedRequest, stdout: string, stderr: 
 
 /** True when a command's stderr says it failed (virsh prefixes errors with `error:`). */
 export function commandFailed(output: CommandOutput): boolean {
-  return /^error:/m.test(output.stderr);
+  // After libvirtd restarted, a session's virsh reconnects and says so as an
+  // "error" although the command then ran: that line alone is no failure.
+  return output.stderr.split('\n').some((l) => /^error:/.test(l) && !RECONNECTED.test(l));
 }
+
+/** virsh's note that it re-established its connection (not a failure of the command). */
+export const RECONNECTED = /^error:\s*Reconnected to the hypervisor\s*$/;
 
 /**
  * An output stream of the session: text is appended as it arrives and taken

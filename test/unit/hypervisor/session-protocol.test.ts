@@ -133,3 +133,11 @@ describe('StreamBuffer', () => {
     expect(performance.now() - t0).toBeLessThan(500);
   });
 });
+
+describe('commandFailed and a reconnected session', () => {
+  it('does not count virsh\'s "Reconnected to the hypervisor" as a failure, but does count a real error next to it', () => {
+    expect(commandFailed({ stdout: 'x', stderr: 'error: Reconnected to the hypervisor\n' })).toBe(false);
+    expect(commandFailed({ stdout: '', stderr: 'error: Reconnected to the hypervisor\nerror: failed to get domain \'x\'\n' })).toBe(true);
+    expect(commandFailed({ stdout: '', stderr: 'error: failed to connect to the hypervisor\n' })).toBe(true);
+  });
+});
