@@ -62,6 +62,8 @@ describe('environment metrics on /metrics', () => {
       const text = await scrape(leader);
       return sumSamples(text, 'drover_host_status_phase', `namespace="${ns}",name="h1",phase="${phase}"`) === 1 ? phase : false;
     }, 30_000);
+    // The Manager's summary follows the Host's phase a moment later.
+    await eventually(async () => ((await getJson('manager', 'm', ns)).status?.conditions ?? []).some((c: { type: string }) => c.type === 'HighlyAvailable'), 30_000);
     const text = await scrape(leader);
     expect(sumSamples(text, 'drover_host_status_phase', `namespace="${ns}",name="h1"`)).toBe(1);
     expect(sumSamples(text, 'drover_virtualmachine_status_phase', `namespace="${ns}",name="web",phase="Pending"`)).toBe(1);
