@@ -45,6 +45,20 @@ export interface HaFailoverResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Polls an object until `predicate` holds. Not env.waitFor: that one fails as
+ * soon as a watched agent exits, and here agents die on purpose.
+ */
+async function poll(env: BenchEnv, kind: string, name: string, predicate: (o: { status?: Record<string, unknown> }) => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const o = await env.get(kind, name).catch(() => undefined);
+    if (o && predicate(o as { status?: Record<string, unknown> })) return;
+    if (Date.now() > deadline) throw new Error(`${kind}/${name} not as expected within ${timeoutMs} ms; last status ${JSON.stringify(o?.status ?? {})}`);
+    await sleep(200);
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -98,13 +112,14 @@ export async function runHaFailover(repoRoot: string, options: HaFailoverOptions
         placement: { hostSelector: { matchLabels: { 'drover.bench/host': from } } },
       });
       await env.apply([vm]);
-      await env.waitFor('virtualmachine', name, (o) => o.status?.['phase'] === 'Running' && o.status?.['host'] === from, 180_000);
+      await poll(env, 'virtualmachine', name, (o) => o.status?.['phase'] === 'Running' && o.status?.['host'] === from, 180_000);
       await env.kubectl(['patch', 'virtualmachine', name, '-n', env.namespace, '--type=json', '-p', '[{"op":"remove","path":"/spec/placement"}]']);
       await sleep(2000);
       const killedAt = Date.now();
       await killHost(env.testbed, env.testbed.hosts[fromIndex]!.name);
       let proof: string | undefined;
-      await env.waitFor(
+      await poll(
+        env,
         'virtualmachine',
         name,
         (o) => {
@@ -118,7 +133,7 @@ export async function runHaFailover(repoRoot: string, options: HaFailoverOptions
       runs.push({ from, to, failoverMs, ...(proof ? { proof } : {}) });
       log(`run ${i + 1}: ${from} killed → ${name} Running on ${to} after ${failoverMs} ms`);
       await powerOn(env.testbed, env.testbed.hosts[fromIndex]!.name);
-      await env.waitFor('host', from, (o) => o.status?.['phase'] === 'Up', 180_000);
+      await poll(env, 'host', from, (o) => o.status?.['phase'] === 'Up', 180_000);
       await env.kubectl(['delete', 'virtualmachine', name, '-n', env.namespace, '--wait=true', '--timeout=180s']);
     }
   } finally {

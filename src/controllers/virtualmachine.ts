@@ -267,12 +267,14 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   const diedWithHost = fencedSince(hostObject, w.status.startTime);
   const wasUp = ['Running', 'Stopping', 'Paused', 'Migrating'].includes(w.previous.phase ?? '');
   if (domain !== undefined && (wasUp || (w.previous.phase === 'Unknown' && diedWithHost))) {
-    const reason = diedWithHost ? 'HostFailure' : w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
+    // Paused on a storage error, then stopped (killed by us, whatever libvirt calls it): a failure.
+    const reason = diedWithHost ? 'HostFailure' : w.previous.pausedOnStorageErrorSince ? 'Failed' : w.previous.phase === 'Stopping' ? 'Shutdown' : stopReasonOf(domain);
     w.status.lastStopReason = reason;
     const failed = reason !== 'Shutdown';
     ctx.events.event(object, failed ? 'Warning' : 'Normal', reason === 'HostFailure' ? 'HostFailed' : failed ? 'Crashed' : 'Stopped', `VM stopped on ${host} (${reason === 'HostFailure' ? 'the host was fenced' : domain.reason ?? 'no reason given'})`);
   }
   dropCond(w, ConditionType.RestartRequired);
+  delete w.status.pausedOnStorageErrorSince;
   const wantNow = wantsRunning(vm, w.status);
   if (wantNow !== true && (w.status.lastStopReason === 'HostFailure' || (w.previous.phase === 'Failed' && w.status.lastStopReason === 'Failed'))) {
     // A failure stays visible while nothing restarts it (Manual, or Halted since).

@@ -44,5 +44,6 @@ export async function storageErrorPause(
   w.status.lastStopReason = 'Failed';
   ctx.events.event(object, 'Warning', 'KilledOnStorageError', `powered off on ${host} after ${killAfterMs / 1000} s paused on a storage error, to restart where the storage is reachable`);
   setPhase(w, 'Failed', false, 'KilledOnStorageError', `powered off on ${host}: paused on a storage error for ${killAfterMs / 1000} s`);
-  return { requeue: true };
+  // Soon, not at once: the next pass should see this write in the cache.
+  return { requeueAfter: 1_000 };
 }

@@ -376,3 +376,22 @@ describe('a host that never answered', () => {
     expect(env.fencing.calls).toEqual([]);
   });
 });
+
+describe('a VM paused on a storage error that then stops', () => {
+  it('counts as failed even when the cache still shows the paused status (RerunOnFailure restarts it)', async () => {
+    env = await startEnv();
+    await twoHosts({ pausedOnStorageErrorKillSeconds: 80 });
+    const uid = await vmOnH1({ runStrategy: 'RerunOnFailure' });
+    // The status as the kill pass found it (the cache has not seen the Failed write yet)...
+    env.client.setStatus(Resources.VirtualMachine, NS, 'vm', { ...vmStatus(), phase: 'Paused', pausedOnStorageErrorSince: '2025-03-01T11:58:00Z' });
+    // ...and the domain as the kill left it: destroyed.
+    const agent = env.agents.agent(`${NS}/h1`);
+    agent.vms.set(uid, { ...agent.vms.get(uid)!, state: 'shut off', reason: 'destroyed' });
+    env.agents.sync(`${NS}/h1`);
+    await reconcileVm();
+    expect(vmStatus().lastStopReason).toBeUndefined();
+    expect(vmStatus().pausedOnStorageErrorSince).toBeUndefined();
+    expect(vmStatus().phase).toBe('Running');
+    expect(env.agents.verbs().filter((v) => v.endsWith('startVm'))).toHaveLength(2);
+  });
+});
