@@ -79,6 +79,7 @@ export const DEFAULT_HOST_START_CONCURRENCY = 4;
 /** The VirtualMachine reconciler. */
 export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualMachineReconcilerOptions = {}): Reconciler {
   const placements = new Map<string, string>();
+  const failoverNotBefore = new Map<string, number>();
   const starts = new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY);
   return async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
@@ -97,6 +98,7 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
       ctx,
       starts,
       placements,
+      failoverNotBefore,
       object,
       vm,
       uid: object.metadata.uid ?? '',

@@ -172,6 +172,11 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
   }
   if (verdict.kind === 'blocked') return blocked(w, fromHost, verdict.reason, verdict.message);
 
+  // After a refusal on the lease, wait before testing it again (the target's
+  // events about the refused domain would otherwise re-run this at once).
+  const notBefore = w.failoverNotBefore.get(uid) ?? 0;
+  if (notBefore > ctx.now().getTime()) return { requeueAfter: notBefore - ctx.now().getTime() };
+
   const ahead = higherPriorityWaiting(ctx, w, fromHost);
   if (ahead.length > 0) {
     setPhase(w, 'Unknown', false, 'HostNotResponding', `host ${fromHost} failed; restarting higher-priority VMs first: ${ahead.join(', ')}`);
@@ -225,11 +230,13 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
       if (w.previous.conditions?.find((c) => c.type === ConditionType.FailoverBlocked)?.reason !== Reason.LeaseHeld) {
         ctx.events.event(object, 'Warning', 'FailoverBlocked', `not restarted on ${target}: its storage lease is held (the VM still runs on ${fromHost})`);
       }
+      w.failoverNotBefore.set(uid, ctx.now().getTime() + BLOCKED_RETRY_MS);
       return blocked(w, fromHost, Reason.LeaseHeld, `its storage lease is still held (the VM still runs on ${fromHost}, cut off from the operator): ${error.message}`);
     }
     ctx.log.warn({ vm: object.metadata.name, target, err: errorMessage(error) }, 'failover start failed');
     throw error;
   }
+  w.failoverNotBefore.delete(uid);
   dropCond(w, ConditionType.FailoverBlocked);
   ctx.events.event(object, 'Warning', 'FailedOver', `restarted on ${target} after host ${fromHost} failed (proof: ${verdict.proof})`);
   delete w.status.failover;

@@ -17,6 +17,8 @@ export interface Work {
   starts: KeyedSemaphore;
   /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
   placements: Map<string, string>;
+  /** VM UID → earliest next failover attempt (ms), after a start elsewhere was refused on the lease. */
+  failoverNotBefore: Map<string, number>;
   object: KubeObject;
   vm: VirtualMachine;
   uid: string;
