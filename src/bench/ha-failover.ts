@@ -14,6 +14,7 @@ import { findViolations, sampleTestbed } from '../check/index.js';
 import { guestAddress, killHost, powerOn } from '../dev/testbed/index.js';
 import { guestVmManifest } from '../dev/guest-vm.js';
 import { startBenchEnv, type BenchEnv } from './burst-env.js';
+import { percentile } from './procstat.js';
 
 /** Options of {@link runHaFailover}. */
 export interface HaFailoverOptions {
@@ -57,12 +58,6 @@ async function poll(env: BenchEnv, kind: string, name: string, predicate: (o: { 
     if (Date.now() > deadline) throw new Error(`${kind}/${name} not as expected within ${timeoutMs} ms; last status ${JSON.stringify(o?.status ?? {})}`);
     await sleep(200);
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 /** Samples the test bed until stopped; counts distinct double runs. */
