@@ -9,10 +9,13 @@ import type {
   AgentRoute,
   AgentRouteId,
   HostCapabilitiesResponse,
+  HostedEngineMaintenanceRequest,
+  HostedEngineStatus,
   HostStatsResponse,
   StorageHeartbeatList,
   VmInfo,
 } from '../../api/agent/index.js';
+import { AgentApiError } from '../../api/agent/index.js';
 import type { VmService } from '../vms/service.js';
 import type { StorageVerbs } from './storage-verbs.js';
 
@@ -43,6 +46,18 @@ export interface HandlerServices {
   storageHeartbeats: (name: string) => Promise<StorageHeartbeatList>;
   /** Adds `leaseProtected` to VM answers (default: false for all, no lock manager observed). */
   leaseState?: (vms: VmInfo[]) => Promise<VmInfo[]>;
+  /** The hosted-engine HA role, on self-hosted engine nodes only (`drover agent --hosted-engine`). */
+  hostedEngine?: {
+    status: () => Promise<HostedEngineStatus>;
+    setMaintenance: (change: HostedEngineMaintenanceRequest) => Promise<HostedEngineStatus>;
+  };
+}
+
+function hostedEngineOf(s: HandlerServices): NonNullable<HandlerServices['hostedEngine']> {
+  if (s.hostedEngine === undefined) {
+    throw new AgentApiError(404, 'HostedEngineNotConfigured', 'this host is not a self-hosted engine node (the agent runs without --hosted-engine)');
+  }
+  return s.hostedEngine;
 }
 
 /** Binds every JSON route to its service. */
@@ -78,5 +93,8 @@ export function createHandlers(s: HandlerServices): AgentHandlers {
     vmMigrate: ({ params, body }) => s.vms.migrate(params.uid, body),
     vmMigrationGet: ({ params }) => s.vms.migration(params.uid),
     vmMigrationCancel: ({ params }) => s.vms.cancelMigration(params.uid),
+
+    hostedEngineStatus: () => hostedEngineOf(s).status(),
+    hostedEngineMaintenance: ({ body }) => hostedEngineOf(s).setMaintenance(body),
   };
 }

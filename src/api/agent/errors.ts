@@ -42,6 +42,8 @@ export const AGENT_ERROR_REASONS = [
   'AlreadyFormatted',
   'ConnectionMismatch',
   'NotMigratable',
+  // 404 on /v1/hosted-engine: the node is not a self-hosted engine node (no --hosted-engine).
+  'HostedEngineNotConfigured',
   // 422: valid JSON the hypervisor cannot run.
   'InvalidSpec',
   'KvmUnavailable',

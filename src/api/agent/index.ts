@@ -12,5 +12,6 @@ export * from './storage.js';
 export * from './vms.js';
 export * from './migration.js';
 export * from './events.js';
+export * from './hosted-engine.js';
 export * from './routes.js';
 export * from './validation.js';

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { emptyRequest } from './common.js';
 import { agentEvent } from './events.js';
 import { hostCapabilities, hostStats } from './host.js';
+import { hostedEngineMaintenanceRequest, hostedEngineStatus } from './hosted-engine.js';
 import { migrateVmRequest, migrationStatus } from './migration.js';
 import {
   connectStorageRequest,
@@ -92,6 +93,9 @@ export const AGENT_ROUTES = {
   vmMigrate: route({ method: 'POST', path: '/v1/vms/:uid/migrate', params: vmParams, body: migrateVmRequest, response: migrationStatus, status: 202 }),
   vmMigrationGet: route({ method: 'GET', path: '/v1/vms/:uid/migration', params: vmParams, body: undefined, response: migrationStatus, status: 200 }),
   vmMigrationCancel: route({ method: 'DELETE', path: '/v1/vms/:uid/migration', params: vmParams, body: undefined, response: migrationStatus, status: 200 }),
+
+  hostedEngineStatus: route({ method: 'GET', path: '/v1/hosted-engine', params: noParams, body: undefined, response: hostedEngineStatus, status: 200 }),
+  hostedEngineMaintenance: route({ method: 'PUT', path: '/v1/hosted-engine/maintenance', params: noParams, body: hostedEngineMaintenanceRequest, response: hostedEngineStatus, status: 200 }),
 
   events: route({ method: 'GET', path: '/v1/events', params: noParams, body: undefined, response: agentEvent, status: 200, stream: true }),
 } as const;
