@@ -22,6 +22,10 @@ export const ConditionType = {
    * its spec changes (InvalidSpec, a failed migration record).
    */
   Stalled: 'Stalled',
+  /** SelfHosted Managers: two or more live self-hosted engine nodes with a positive score. */
+  HostedEngineHighlyAvailable: 'HostedEngineHighlyAvailable',
+  /** SelfHosted Managers: the shared HA metadata carries spec.selfHosted.maintenance. */
+  HostedEngineMaintenanceApplied: 'HostedEngineMaintenanceApplied',
 } as const;
 
 /** Reasons shared across kinds. */

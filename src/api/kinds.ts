@@ -67,6 +67,8 @@ export const managerKind = {
     { name: 'Up', type: 'integer', jsonPath: '.status.hosts.up' },
     { name: 'VMs', type: 'integer', jsonPath: '.status.virtualMachines.total' },
     { name: 'Running', type: 'integer', jsonPath: '.status.virtualMachines.running' },
+    { name: 'Engine-Host', type: 'string', jsonPath: '.status.hostedEngine.host', priority: 1 },
+    { name: 'Engine', type: 'string', jsonPath: '.status.hostedEngine.state', priority: 1 },
     age,
   ],
   rootRules: [dnsLabelName],

@@ -153,15 +153,21 @@ export const hostedEngineNodeStatus = z.object({
   score: z.int(),
   /** The node's HA state machine state. */
   state: z.string(),
-  /** When the node last wrote its metadata (RFC 3339). */
+  /** When the node last wrote its metadata (RFC 3339), refreshed in status at least once a minute. */
   lastUpdate: z.string().optional(),
+  /** The node's metadata is younger than the host-alive timeout. */
+  live: z.boolean().optional(),
 });
 
 /** Manager.status */
 export const managerStatus = z.object({
   /** The spec generation this status reflects. */
   observedGeneration: z.int().optional(),
-  /** Ready, StorageReachable, HighlyAvailable (at least two Up hosts reaching an Active Data domain), with reasons. */
+  /**
+   * Ready, StorageReachable, HighlyAvailable (at least two Up hosts reaching an Active Data domain), with reasons;
+   * in SelfHosted mode also HostedEngineHighlyAvailable (two or more live nodes with a positive score) and
+   * HostedEngineMaintenanceApplied (the shared HA metadata carries spec.selfHosted.maintenance).
+   */
   conditions: conditions.optional(),
   /** Hosts in the namespace. */
   hosts: z.object({

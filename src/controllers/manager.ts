@@ -2,7 +2,9 @@
  * Manager reconciler: validates the Manager and aggregates the environment in
  * its namespace into status — host, storage and VM counts, and whether VMs can
  * be highly available (at least two Up hosts that all reach an Active Data
- * storage domain), with a reason when not.
+ * storage domain), with a reason when not. In SelfHosted mode it also
+ * reports the hosted-engine HA metadata and sets its maintenance mode
+ * (./manager/hosted-engine.ts), looking again every heartbeat interval.
  */
 import {
   ConditionType,
@@ -12,12 +14,22 @@ import {
   type Condition,
   type ManagerStatus,
 } from '../api/index.js';
-import type { Reconciler } from '../runtime/controller.js';
+import type { Reconciler, ReconcileResult } from '../runtime/controller.js';
 import type { KubeObject } from '../kube/types.js';
 import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
+import {
+  applyMaintenance,
+  hostedEngineAvailability,
+  hostedEngineNodes,
+  hostedEngineReadiness,
+  hostedEngineReport,
+  maintenanceChanges,
+  observeHostedEngine,
+  type Verdict,
+} from './manager/hosted-engine.js';
 
 /** Hosts needed for VM high availability. */
 export const MIN_HA_HOSTS = 2;
@@ -81,7 +93,7 @@ export function availabilityConditions(s: Summary): { storage: [boolean, string,
 
 /** The Manager reconciler. */
 export function managerReconciler(ctx: OperatorContext): Reconciler {
-  return async (key) => {
+  return async (key): Promise<ReconcileResult | void> => {
     const object = ctx.informers.managers.get(key);
     if (!object) return;
     const manager = await validateOrReport(ctx, Resources.Manager, object, managerObject);
@@ -107,10 +119,33 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
     };
     set(ConditionType.StorageReachable, storage);
     set(ConditionType.HighlyAvailable, ha);
+    let hostedEngine: ManagerStatus['hostedEngine'] = previous.hostedEngine;
+    let requeueAfter: number | undefined;
+    const selfHosted = others.length === 0 && manager.spec.mode === 'SelfHosted' ? manager.spec.selfHosted : undefined;
     if (others.length > 0) {
       conditions = withReady(ctx, object, conditions, false, 'DuplicateManager', `Manager ${others[0]!.metadata.name} already manages namespace ${namespace}; only one Manager per namespace is allowed`);
-    } else if (manager.spec.mode === 'SelfHosted') {
-      conditions = withReady(ctx, object, conditions, false, 'HostedEngineUnavailable', 'no self-hosted engine node reports the Manager VM as running');
+    } else if (selfHosted) {
+      // The nodes act on their own; the operator looks every heartbeat interval.
+      requeueAfter = manager.spec.availability.heartbeatIntervalSeconds * 1000;
+      const nodes = hostedEngineNodes(ctx.informers.hosts.list(namespace), selfHosted.hostSelector);
+      const observation = await observeHostedEngine(ctx, namespace ?? 'default', nodes, previous.hostedEngine?.host);
+      let applied: Verdict = [false, observation.ok ? '' : observation.reason, observation.ok ? '' : observation.message];
+      if (observation.ok) {
+        hostedEngine = hostedEngineReport(observation.status, previous.hostedEngine);
+        const changes = maintenanceChanges(selfHosted, observation.status, observation.via, nodes);
+        const failed = changes.length > 0 ? await applyMaintenance(ctx, namespace ?? 'default', changes) : [];
+        applied =
+          changes.length === 0
+            ? [true, 'AsExpected', `maintenance ${selfHosted.maintenance} is in effect`]
+            : failed.length > 0
+              ? [false, 'MaintenanceFailed', `could not set maintenance ${selfHosted.maintenance}: ${failed.join('; ')}`]
+              : [false, 'MaintenancePending', `maintenance ${selfHosted.maintenance} requested on ${changes.map((c) => c.node).join(', ')}`];
+        if (changes.length > 0 && failed.length === 0) requeueAfter = Math.min(requeueAfter, 1000);
+      }
+      set(ConditionType.HostedEngineHighlyAvailable, hostedEngineAvailability(observation));
+      set(ConditionType.HostedEngineMaintenanceApplied, applied);
+      const [ready, reason, message] = hostedEngineReadiness(observation);
+      conditions = withReady(ctx, object, conditions, ready, reason, message);
     } else {
       conditions = withReady(ctx, object, conditions, true, Reason.Reconciled, 'the Manager is reconciling this namespace');
     }
@@ -124,13 +159,23 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
       hosts: { total: summary.hostsTotal, up: summary.hostsUp.length },
       storageDomains: { total: summary.storageTotal, active: summary.activeData.length },
       virtualMachines: { total: summary.vmsTotal, running: summary.vmsRunning },
+      ...(hostedEngine !== undefined ? { hostedEngine } : {}),
     };
+    if (!selfHosted) {
+      delete status.hostedEngine;
+      conditions = conditions?.filter(
+        (c) => c.type !== ConditionType.HostedEngineHighlyAvailable && c.type !== ConditionType.HostedEngineMaintenanceApplied,
+      );
+      status.conditions = conditions;
+    }
     if (await writeStatusIfChanged(ctx.client, Resources.Manager, object, status)) {
       const wasHA = previous.conditions?.find((c) => c.type === ConditionType.HighlyAvailable)?.status;
       if (wasHA !== undefined && wasHA !== (ha[0] ? 'True' : 'False')) {
         ctx.events.event(object, ha[0] ? 'Normal' : 'Warning', ha[1], `HighlyAvailable is now ${ha[0]}: ${ha[2]}`);
       }
+      hostedEngineEvents(ctx, object, previous, status);
     }
+    return requeueAfter !== undefined ? { requeueAfter } : undefined;
   };
 }
 
@@ -139,4 +184,23 @@ function olderThan(a: KubeObject, b: KubeObject): boolean {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
+}
+
+/** Events for the hosted-engine transitions people look for in `kubectl describe`. */
+function hostedEngineEvents(ctx: OperatorContext, object: KubeObject, previous: ManagerStatus, next: ManagerStatus): void {
+  const before = previous.hostedEngine;
+  const after = next.hostedEngine;
+  if (!after) return;
+  if (before?.host !== after.host) {
+    if (after.host) ctx.events.event(object, 'Normal', 'HostedEngineMoved', `the Manager VM runs on ${after.host}${before?.host ? ` (was ${before.host})` : ''}`);
+    else ctx.events.event(object, 'Warning', 'HostedEngineDown', `the Manager VM runs nowhere (was on ${before?.host})`);
+  }
+  if (before?.maintenance !== undefined && before.maintenance !== after.maintenance && after.maintenance !== undefined) {
+    ctx.events.event(object, 'Normal', 'HostedEngineMaintenance', `hosted-engine maintenance is now ${after.maintenance}`);
+  }
+  const was = previous.conditions?.find((c) => c.type === ConditionType.HostedEngineHighlyAvailable);
+  const now = next.conditions?.find((c) => c.type === ConditionType.HostedEngineHighlyAvailable);
+  if (was && now && was.status !== now.status) {
+    ctx.events.event(object, now.status === 'True' ? 'Normal' : 'Warning', now.reason, `HostedEngineHighlyAvailable is now ${now.status}: ${now.message}`);
+  }
 }

@@ -26,6 +26,7 @@ import {
   type StorageConnectionBody,
   type VmSpecInput,
 } from '../../api/agent/index.js';
+import type { HostedEngineMaintenanceRequest } from '../../api/agent/index.js';
 import { SseParser, type SseMessage } from './sse-parser.js';
 
 type Routes = typeof AGENT_ROUTES;
@@ -360,6 +361,15 @@ export class AgentClient {
   /** `DELETE /v1/vms/{uid}/migration` */
   cancelMigration(uid: string) {
     return this.call('vmMigrationCancel', { uid });
+  }
+
+  /** `GET /v1/hosted-engine`: the shared hosted-engine HA metadata as this node reads it (404 HostedEngineNotConfigured elsewhere). */
+  hostedEngineStatus() {
+    return this.call('hostedEngineStatus', {});
+  }
+  /** `PUT /v1/hosted-engine/maintenance`: sets global and/or this node's local maintenance. */
+  setHostedEngineMaintenance(change: HostedEngineMaintenanceRequest) {
+    return this.call('hostedEngineMaintenance', {}, change);
   }
 
   /**

@@ -81,6 +81,8 @@ export type AgentApi = Pick<
   | 'migrateVm'
   | 'getMigration'
   | 'cancelMigration'
+  | 'hostedEngineStatus'
+  | 'setHostedEngineMaintenance'
 >;
 
 /** What a change notification is about. */

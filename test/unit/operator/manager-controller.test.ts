@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Condition, ManagerStatus } from '../../../src/api/index.js';
+import type { HostedEngineStatus } from '../../../src/api/agent/index.js';
 import { availabilityConditions, managerReconciler, summarize } from '../../../src/controllers/manager.js';
+import { hostedEngineReport, maintenanceChanges } from '../../../src/controllers/manager/hosted-engine.js';
 import type { KubeObject } from '../../../src/kube/types.js';
 import { Resources } from '../../../src/operator/resources.js';
 import {
@@ -11,6 +13,7 @@ import {
   startEnv,
   upHostStatus,
   vmObj,
+  waitFor,
   type TestEnv,
 } from '../support/operator-context.js';
 
@@ -205,14 +208,6 @@ describe('managerReconciler', () => {
     expect(condition(byName['aaa'], 'Ready')).toMatchObject({ status: 'True' });
   });
 
-  it('keeps a SelfHosted Manager Ready=False until its engine VM runs', async () => {
-    env = await startEnv();
-    await env.client.create(Resources.Manager, managerObj('engine', 'hosted', selfHostedSpec));
-    await env.reconcile(managerReconciler, 'hosted/engine');
-    expect(env.client.calls.applyStatus).toHaveLength(1);
-    expect(condition(env.client.calls.applyStatus[0]!.status, 'Ready')).toMatchObject({ status: 'False', reason: 'HostedEngineUnavailable' });
-  });
-
   it('reports an invalid spec as Ready=False InvalidSpec with the field path, once', async () => {
     env = await startEnv();
     await env.client.create(Resources.Manager, managerObj('engine', 'prod', { mode: 'Cluster' }));
@@ -231,5 +226,209 @@ describe('managerReconciler', () => {
     await env.reconcile(managerReconciler, 'prod/ghost');
     expect(env.client.calls.applyStatus).toEqual([]);
     expect(env.recorder.events).toEqual([]);
+  });
+});
+
+// ---- SelfHosted ---------------------------------------------------------------
+
+const HE_LABELS = { 'drover.io/hosted-engine': 'true' };
+
+function sharedMetadata(over: Partial<HostedEngineStatus> = {}): HostedEngineStatus {
+  const node = (name: string, score: number, state: string, engineRunning = false) => ({
+    name,
+    score,
+    state,
+    lastUpdate: '2025-03-01T11:59:58Z',
+    live: true,
+    localMaintenance: false,
+    engineRunning,
+    engineHealth: engineRunning ? ('good' as const) : ('unknown' as const),
+  });
+  return {
+    storagePath: '/rhev/he',
+    globalMaintenance: false,
+    engineHost: 'n1',
+    engineState: 'Up',
+    nodes: [node('n1', 3400, 'EngineUp', true), node('n2', 3400, 'EngineDown')],
+    readAt: '2025-03-01T12:00:00Z',
+    ...over,
+  };
+}
+
+async function selfHostedEnvironment(spec: Record<string, unknown> = selfHostedSpec, shared = sharedMetadata()): Promise<HostedEngineStatus> {
+  env = await startEnv();
+  await env.client.create(Resources.Manager, managerObj('engine', 'hosted', spec));
+  await env.client.create(Resources.Host, hostObj('n1', 'hosted', { selfHostedEngineNode: true }, { labels: HE_LABELS }));
+  await env.client.create(Resources.Host, hostObj('n2', 'hosted', { selfHostedEngineNode: true }, { labels: HE_LABELS }));
+  // Labelled but not a self-hosted engine node, and a node the selector does not pick: never asked.
+  await env.client.create(Resources.Host, hostObj('plain', 'hosted', {}, { labels: HE_LABELS }));
+  await env.client.create(Resources.Host, hostObj('other', 'hosted', { selfHostedEngineNode: true }));
+  for (const n of ['n1', 'n2', 'plain', 'other']) {
+    env.agents.connect(`hosted/${n}`);
+  }
+  env.agents.agent('hosted/n1').hostedEngine = shared;
+  env.agents.agent('hosted/n2').hostedEngine = shared;
+  env.agents.agent('hosted/other').hostedEngine = shared;
+  return shared;
+}
+
+const heCalls = () => env.agents.calls.filter((c) => c.verb === 'hostedEngineStatus' || c.verb === 'setHostedEngineMaintenance');
+
+describe('managerReconciler, SelfHosted', () => {
+  it('reports where the Manager VM runs, every node, HostedEngineHighlyAvailable and Ready from one node, and looks again each heartbeat', async () => {
+    await selfHostedEnvironment();
+    const result = await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(result).toEqual({ requeueAfter: 5000 });
+    expect(heCalls()).toEqual([{ host: 'hosted/n1', verb: 'hostedEngineStatus', args: [] }]);
+    const status = env.client.calls.applyStatus[0]!.status as ManagerStatus;
+    expect(status.hostedEngine).toEqual({
+      host: 'n1',
+      state: 'Up',
+      maintenance: 'None',
+      nodes: [
+        { name: 'n1', score: 3400, state: 'EngineUp', live: true, lastUpdate: '2025-03-01T11:59:58Z' },
+        { name: 'n2', score: 3400, state: 'EngineDown', live: true, lastUpdate: '2025-03-01T11:59:58Z' },
+      ],
+    });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'HostedEngineUp', message: 'the Manager VM runs on n1 and answers its health check' });
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toMatchObject({ status: 'True', reason: 'AsExpected' });
+    expect(condition(status, 'HostedEngineMaintenanceApplied')).toMatchObject({ status: 'True', reason: 'AsExpected' });
+    expect(env.recorder.events).toEqual([expect.objectContaining({ reason: 'HostedEngineMoved', message: 'the Manager VM runs on n1' })]);
+  });
+
+  it('writes nothing when only the nodes\' timestamps moved, and asks the node running the VM first', async () => {
+    const shared = await selfHostedEnvironment();
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    for (const n of shared.nodes) n.lastUpdate = '2025-03-01T12:00:03Z';
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(env.client.calls.applyStatus).toHaveLength(1);
+    // A minute later the timestamp is refreshed.
+    for (const n of shared.nodes) n.lastUpdate = '2025-03-01T12:01:05Z';
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(env.client.calls.applyStatus).toHaveLength(2);
+    expect((env.client.calls.applyStatus[1]!.status as ManagerStatus).hostedEngine?.nodes?.[0]?.lastUpdate).toBe('2025-03-01T12:01:05Z');
+    expect(heCalls().map((c) => c.host)).toEqual(['hosted/n1', 'hosted/n1', 'hosted/n1']);
+  });
+
+  it('reports the move and the loss of HA when a node dies, through the node that still answers', async () => {
+    const shared = await selfHostedEnvironment();
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    env.agents.setState('hosted/n1', 'Unreachable', 'connect ECONNREFUSED');
+    shared.engineHost = 'n2';
+    shared.nodes[0]!.live = false;
+    shared.nodes[0]!.state = 'EngineUp';
+    shared.nodes[1]!.state = 'EngineUp';
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    const status = env.client.calls.applyStatus[1]!.status as ManagerStatus;
+    expect(status.hostedEngine?.host).toBe('n2');
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'NotEnoughNodes',
+      message: '1 live node(s) with a positive score: n2 (3400); at least 2 are needed',
+    });
+    expect(env.recorder.events.map((e) => e.reason)).toEqual(['HostedEngineMoved', 'HostedEngineMoved', 'NotEnoughNodes']);
+    expect(heCalls().at(-1)?.host).toBe('hosted/n2');
+  });
+
+  it('is Ready=False HostedEngineUnobservable, naming each node, when no node answers', async () => {
+    await selfHostedEnvironment();
+    env.agents.setState('hosted/n1', 'Unreachable', 'timeout');
+    env.agents.agent('hosted/n2').failures.set('hostedEngineStatus', new (await import('../../../src/api/agent/index.js')).AgentApiError(503, 'Unavailable', 'metadata unreadable'));
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    const status = env.client.calls.applyStatus[0]!.status as ManagerStatus;
+    expect(status.hostedEngine).toBeUndefined();
+    const ready = condition(status, 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'HostedEngineUnobservable' });
+    expect(ready?.message).toContain('n1: agent Unreachable');
+    expect(ready?.message).toContain('n2: metadata unreadable');
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toMatchObject({ status: 'False', reason: 'NoNodeReachable' });
+  });
+
+  it('says so when no Host is a selected self-hosted engine node', async () => {
+    env = await startEnv();
+    await env.client.create(Resources.Manager, managerObj('engine', 'hosted', selfHostedSpec));
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    const status = env.client.calls.applyStatus[0]!.status as ManagerStatus;
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'HostedEngineUnobservable' });
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toMatchObject({ status: 'False', reason: 'NoNodes' });
+  });
+
+  it('sets global maintenance from the spec, then reports it applied; back to None clears it', async () => {
+    const spec = { ...selfHostedSpec, selfHosted: { ...selfHostedSpec.selfHosted, maintenance: 'Global' } };
+    const shared = await selfHostedEnvironment(spec);
+    const first = await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(first).toEqual({ requeueAfter: 1000 });
+    expect(heCalls().filter((c) => c.verb === 'setHostedEngineMaintenance')).toEqual([{ host: 'hosted/n1', verb: 'setHostedEngineMaintenance', args: [{ global: true }] }]);
+    expect(shared.globalMaintenance).toBe(true);
+    expect(condition(env.client.calls.applyStatus[0]!.status, 'HostedEngineMaintenanceApplied')).toMatchObject({ status: 'False', reason: 'MaintenancePending' });
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    const status = env.client.calls.applyStatus.at(-1)!.status as ManagerStatus;
+    expect(status.hostedEngine?.maintenance).toBe('Global');
+    expect(condition(status, 'HostedEngineMaintenanceApplied')).toMatchObject({ status: 'True' });
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toMatchObject({ status: 'False', reason: 'GlobalMaintenance' });
+
+    // The spec goes back to None: the operator clears what it set.
+    const none = { ...selfHostedSpec, selfHosted: { ...selfHostedSpec.selfHosted, maintenance: 'None' } };
+    env.client.update(Resources.Manager, 'hosted', 'engine', (o) => {
+      o.spec = none;
+    });
+    await waitFor(() => (env.informers.managers.get('hosted/engine')?.spec as { selfHosted?: { maintenance?: string } }).selfHosted?.maintenance === 'None');
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(shared.globalMaintenance).toBe(false);
+  });
+
+  it('sets local maintenance on the listed node through that node only, and lifts it from the others', async () => {
+    const spec = { ...selfHostedSpec, selfHosted: { ...selfHostedSpec.selfHosted, maintenance: 'Local', localMaintenanceHosts: ['n1'] } };
+    const shared = await selfHostedEnvironment(spec);
+    shared.nodes[1]!.localMaintenance = true; // set from n2's CLI while the Manager was down
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(heCalls().filter((c) => c.verb === 'setHostedEngineMaintenance')).toEqual([
+      { host: 'hosted/n1', verb: 'setHostedEngineMaintenance', args: [{ local: true }] },
+      { host: 'hosted/n2', verb: 'setHostedEngineMaintenance', args: [{ local: false }] },
+    ]);
+    expect(shared.nodes.map((n) => n.localMaintenance)).toEqual([true, false]);
+  });
+
+  it('reports MaintenanceFailed naming the node whose agent is down, and changes nothing through other nodes', async () => {
+    const spec = { ...selfHostedSpec, selfHosted: { ...selfHostedSpec.selfHosted, maintenance: 'Local', localMaintenanceHosts: ['n2'] } };
+    const shared = await selfHostedEnvironment(spec);
+    env.agents.setState('hosted/n2', 'Unreachable', 'timeout');
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    const status = env.client.calls.applyStatus[0]!.status as ManagerStatus;
+    expect(condition(status, 'HostedEngineMaintenanceApplied')).toMatchObject({ status: 'False', reason: 'MaintenanceFailed', message: expect.stringContaining('n2: agent not connected') });
+    expect(shared.nodes.map((n) => n.localMaintenance)).toEqual([false, false]);
+    expect(heCalls().filter((c) => c.verb === 'setHostedEngineMaintenance')).toEqual([]);
+  });
+
+  it('drops hostedEngine and its conditions when the Manager goes back to Standalone', async () => {
+    await selfHostedEnvironment();
+    await env.reconcile(managerReconciler, 'hosted/engine');
+    env.client.update(Resources.Manager, 'hosted', 'engine', (o) => {
+      o.spec = { mode: 'Standalone' };
+    });
+    await waitFor(() => (env.informers.managers.get('hosted/engine')?.spec as { mode?: string }).mode === 'Standalone');
+    const result = await env.reconcile(managerReconciler, 'hosted/engine');
+    expect(result).toBeUndefined();
+    const status = env.client.calls.applyStatus.at(-1)!.status as ManagerStatus;
+    expect(status.hostedEngine).toBeUndefined();
+    expect(condition(status, 'HostedEngineHighlyAvailable')).toBeUndefined();
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Reconciled' });
+  });
+});
+
+describe('hosted-engine helpers', () => {
+  it('maintenanceChanges asks nothing when the metadata already matches', () => {
+    const s = sharedMetadata();
+    expect(maintenanceChanges({ ...selfHostedSpec.selfHosted, maintenance: 'None' } as never, s, 'n1', ['n1', 'n2'])).toEqual([]);
+  });
+
+  it('hostedEngineReport keeps a node\'s lastUpdate only while nothing else changed', () => {
+    const s = sharedMetadata();
+    const first = hostedEngineReport(s, undefined);
+    s.nodes[1]!.score = 1800;
+    s.nodes[1]!.lastUpdate = '2025-03-01T12:00:04Z';
+    s.nodes[0]!.lastUpdate = '2025-03-01T12:00:04Z';
+    const second = hostedEngineReport(s, first);
+    expect(second.nodes?.map((n) => n.lastUpdate)).toEqual(['2025-03-01T11:59:58Z', '2025-03-01T12:00:04Z']);
   });
 });

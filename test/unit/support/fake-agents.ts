@@ -3,7 +3,7 @@
  * and an in-memory agent per host that records verbs and keeps a domain
  * list and storage list the way a real agent would report them.
  */
-import type { VmInfo, StorageDomainStatusResponse } from '../../../src/api/agent/index.js';
+import type { HostedEngineMaintenanceRequest, HostedEngineStatus, VmInfo, StorageDomainStatusResponse } from '../../../src/api/agent/index.js';
 import { AgentApiError } from '../../../src/api/agent/index.js';
 import type { AgentApi, AgentConnections, HostLink, HostTarget, LinkChange } from '../../../src/operator/agents/types.js';
 import type { ManagerCa, ManagerPkiProvider } from '../../../src/pki/types.js';
@@ -27,6 +27,11 @@ export class FakeHostAgent {
   heartbeats = new Map<string, Array<{ host: string; ageSeconds: number; bootId?: string; seq?: number; writtenAt?: string }>>();
   /** Awaited at the start of the verb of that name (startVm), e.g. to hold calls in flight. */
   hooks = new Map<string, () => Promise<void>>();
+  /**
+   * The shared hosted-engine metadata this node reads (give several agents the
+   * same object: it is shared storage); undefined = not a self-hosted engine node.
+   */
+  hostedEngine: HostedEngineStatus | undefined;
 
   constructor(
     readonly key: string,
@@ -142,6 +147,20 @@ export class FakeHostAgent {
         if (!m) throw new AgentApiError(404, 'NotFound', 'no migration');
         m.state = 'cancelled';
         return { uid, ...m, startedAt: '2025-03-01T12:00:00Z' };
+      },
+      hostedEngineStatus: async () => {
+        rec('hostedEngineStatus');
+        if (!this.hostedEngine) throw new AgentApiError(404, 'HostedEngineNotConfigured', 'not a self-hosted engine node');
+        return structuredClone(this.hostedEngine);
+      },
+      setHostedEngineMaintenance: async (change: HostedEngineMaintenanceRequest) => {
+        rec('setHostedEngineMaintenance', change);
+        const he = this.hostedEngine;
+        if (!he) throw new AgentApiError(404, 'HostedEngineNotConfigured', 'not a self-hosted engine node');
+        if (change.global !== undefined) he.globalMaintenance = change.global;
+        const self = he.nodes.find((n) => n.name === this.key.split('/')[1]);
+        if (change.local !== undefined && self) self.localMaintenance = change.local;
+        return structuredClone(he);
       },
     };
     return api as AgentApi;
