@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startE2E, type E2E } from '../support/e2e.js';
+import { conditionOf, domstate as domstateOn, phaseOf, startE2E, waitRunning, type E2E } from '../support/e2e.js';
 
 type Obj = Record<string, any>;
 const API = 'drover.io/v1alpha1';
 let env: E2E;
 
-const phase = (o: Obj | undefined) => o?.status?.phase as string | undefined;
-const cond = (o: Obj | undefined, type: string) => (o?.status?.conditions ?? []).find((c: Obj) => c.type === type) as Obj | undefined;
+const phase = phaseOf;
+const cond = conditionOf;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** env.waitFor with the object typed loosely (tests read arbitrary status fields). */
@@ -25,17 +25,10 @@ const wait = (kind: string, name: string, predicate: (o: Obj) => boolean, timeou
 /** Index of the test host named `name`. */
 const hostIndex = (name: string) => env.hosts.findIndex((h) => h.name === name);
 
-/** `virsh domstate` of the VM's domain on host `index`, or 'absent'. */
-async function domstate(index: number, domain: string): Promise<string> {
-  const names = await env.domains(index);
-  if (!names.includes(domain)) return 'absent';
-  return (await env.virsh(index, ['domstate', domain])).trim();
-}
+const domstate = (index: number, domain: string) => domstateOn(env, index, domain);
 
 /** Waits for the VM to be Running and returns it. */
-function running(name: string, timeoutMs = 180_000): Promise<Obj> {
-  return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
-}
+const running = (name: string, timeoutMs?: number) => waitRunning(env, name, timeoutMs);
 
 /** Polls `check` every 500 ms until it is true or `timeoutMs` passed. */
 async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cutLink, cutStorage, killHost, powerOn, powerState, restoreLink, restoreStorage } from '../../src/dev/testbed/index.js';
-import { startE2E, type E2E } from '../support/e2e.js';
+import { conditionOf, domstate as domstateOn, phaseOf, startE2E, waitRunning, type E2E } from '../support/e2e.js';
 import { stateDir } from '../support/env.js';
 import { watchInvariant, type InvariantWatch } from '../support/invariant.js';
 
@@ -20,8 +20,8 @@ type Obj = Record<string, any>;
 let env: E2E;
 let watch: InvariantWatch | undefined;
 
-const phase = (o: Obj | undefined) => o?.status?.phase as string | undefined;
-const cond = (o: Obj | undefined, type: string) => (o?.status?.conditions ?? []).find((c: Obj) => c.type === type) as Obj | undefined;
+const phase = phaseOf;
+const cond = conditionOf;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wait = (kind: string, name: string, predicate: (o: Obj) => boolean, timeoutMs?: number) =>
   env.waitFor(kind, name, predicate as never, timeoutMs) as Promise<Obj>;
@@ -30,15 +30,9 @@ const hostIndex = (name: string) => env.hosts.findIndex((h) => h.name === name);
 const tbHost = (name: string) => env.hosts[hostIndex(name)]!.testbedHost.name;
 const other = (name: string) => env.hosts.find((h) => h.name !== name)!.name;
 
-async function domstate(index: number, domain: string): Promise<string> {
-  const names = await env.domains(index);
-  if (!names.includes(domain)) return 'absent';
-  return (await env.virsh(index, ['domstate', domain])).trim();
-}
+const domstate = (index: number, domain: string) => domstateOn(env, index, domain);
 
-function running(name: string, timeoutMs = 180_000): Promise<Obj> {
-  return wait('virtualmachine', name, (o) => phase(o) === 'Running' && Boolean(o.status?.host), timeoutMs);
-}
+const running = (name: string, timeoutMs?: number) => waitRunning(env, name, timeoutMs);
 
 /** Every QEMU pid of `domain` on this machine (whichever host runs it). */
 function qemuPids(domain: string): number[] {

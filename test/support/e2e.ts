@@ -375,3 +375,25 @@ export async function deleteDroverObjects(namespace: string, timeoutMs: number):
     await adminKubectl(['patch', ref, '-n', namespace, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']).catch(() => undefined);
   }
 }
+
+/** A Kubernetes object read loosely (tests look at arbitrary status fields). */
+export type LooseObject = Record<string, any>;
+
+/** `status.phase` of an object. */
+export const phaseOf = (o: LooseObject | undefined): string | undefined => o?.status?.phase as string | undefined;
+
+/** The condition of `type` in an object's status. */
+export const conditionOf = (o: LooseObject | undefined, type: string): LooseObject | undefined =>
+  (o?.status?.conditions ?? []).find((c: LooseObject) => c.type === type) as LooseObject | undefined;
+
+/** `virsh domstate` of `domain` on test host `index`, or 'absent'. */
+export async function domstate(env: E2E, index: number, domain: string): Promise<string> {
+  const names = await env.domains(index);
+  if (!names.includes(domain)) return 'absent';
+  return (await env.virsh(index, ['domstate', domain])).trim();
+}
+
+/** Waits until VirtualMachine `name` is Running on a host, and returns it. */
+export function waitRunning(env: E2E, name: string, timeoutMs = 180_000): Promise<LooseObject> {
+  return env.waitFor('virtualmachine', name, (o) => phaseOf(o as LooseObject) === 'Running' && Boolean((o as LooseObject).status?.host), timeoutMs) as Promise<LooseObject>;
+}

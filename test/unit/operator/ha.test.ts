@@ -4,7 +4,7 @@ import type { Condition, HostStatus, VirtualMachineStatus } from '../../../src/a
 import { hostReconciler } from '../../../src/controllers/host.js';
 import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
-import { hostObj, managerObj, NOW, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';
+import { hostObj, managerObj, NOW, reconcileSettled, settle as settleEnv, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';
 
 const GiB = 1024 ** 3;
 const NS = 'prod';
@@ -17,24 +17,10 @@ const cond = (s: unknown, type: string): Condition | undefined => ((s as { condi
 const vmStatus = (name = 'vm') => (env.client.peek(Resources.VirtualMachine, NS, name)?.status ?? {}) as VirtualMachineStatus;
 const hostStatus = (name: string) => (env.client.peek(Resources.Host, NS, name)?.status ?? {}) as HostStatus;
 
-async function settle(): Promise<void> {
-  await env.client.idle();
-  await new Promise((r) => setTimeout(r, 5));
-}
+const settle = () => settleEnv(env);
+const reconcileVm = (name = 'vm') => reconcileSettled(env, virtualMachineReconciler, `${NS}/${name}`);
 
-async function reconcileVm(name = 'vm'): Promise<unknown> {
-  await settle();
-  const r = await env.reconcile(virtualMachineReconciler, `${NS}/${name}`);
-  await settle();
-  return r;
-}
-
-async function reconcileHost(name: string): Promise<unknown> {
-  await settle();
-  const r = await env.reconcile(hostReconciler, `${NS}/${name}`);
-  await settle();
-  return r;
-}
+const reconcileHost = (name: string) => reconcileSettled(env, hostReconciler, `${NS}/${name}`);
 
 /** Two Up hosts with lockd, a Manager with the given availability settings, a shared Active storage domain `data`. */
 async function twoHosts(availability: Record<string, unknown> = {}, hostSpec: Record<string, unknown> = {}): Promise<void> {

@@ -4,7 +4,7 @@ import { migrationReconciler } from '../../../src/controllers/migration.js';
 import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import type { KubeObject } from '../../../src/kube/types.js';
-import { hostObj, managerObj, migrationObj, startEnv, upHostStatus, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
+import { hostObj, managerObj, migrationObj, reconcileSettled, settle as settleEnv, startEnv, upHostStatus, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
 
 const GiB = 1024 ** 3;
 const NS = 'prod';
@@ -16,17 +16,8 @@ afterEach(async () => {
 const cond = (s: unknown, type: string): Condition | undefined => ((s as { conditions?: Condition[] }).conditions ?? []).find((c) => c.type === type);
 const vmStatus = (name = 'vm') => (env.client.peek(Resources.VirtualMachine, NS, name)?.status ?? {}) as VirtualMachineStatus;
 
-async function settle(): Promise<void> {
-  await env.client.idle();
-  await new Promise((r) => setTimeout(r, 5));
-}
-
-async function reconcileVm(name = 'vm'): Promise<unknown> {
-  await settle();
-  const r = await env.reconcile(virtualMachineReconciler, `${NS}/${name}`);
-  await settle();
-  return r;
-}
+const settle = () => settleEnv(env);
+const reconcileVm = (name = 'vm') => reconcileSettled(env, virtualMachineReconciler, `${NS}/${name}`);
 
 async function twoHosts(): Promise<void> {
   await env.client.create(Resources.Manager, managerObj('m', NS));

@@ -108,6 +108,20 @@ export async function startEnv(client: FakeObjectClient = new FakeObjectClient()
   };
 }
 
+/** Lets the fake API server deliver its watch events and the informers apply them. */
+export async function settle(env: TestEnv): Promise<void> {
+  await env.client.idle();
+  await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Runs one reconcile of `key` between two {@link settle}s, as the controller would see the caches. */
+export async function reconcileSettled(env: TestEnv, reconciler: (ctx: OperatorContext) => Reconciler, key: string): Promise<unknown> {
+  await settle(env);
+  const result = await env.reconcile(reconciler, key);
+  await settle(env);
+  return result;
+}
+
 /** Polls `cond` every few ms until true, failing after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
