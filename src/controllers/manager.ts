@@ -28,6 +28,7 @@ import {
   hostedEngineReport,
   maintenanceChanges,
   observeHostedEngine,
+  type Observation,
   type Verdict,
 } from './manager/hosted-engine.js';
 
@@ -93,9 +94,16 @@ export function availabilityConditions(s: Summary): { storage: [boolean, string,
 
 /** The Manager reconciler. */
 export function managerReconciler(ctx: OperatorContext): Reconciler {
+  // The last look at each Manager's hosted-engine metadata: reconciles caused
+  // by host and VM changes (many in a burst) reuse it instead of calling an
+  // agent each time; the periodic requeue and spec changes look again.
+  const looks = new Map<string, { at: number; generation: number | undefined; observation: Observation }>();
   return async (key): Promise<ReconcileResult | void> => {
     const object = ctx.informers.managers.get(key);
-    if (!object) return;
+    if (!object) {
+      looks.delete(key);
+      return;
+    }
     const manager = await validateOrReport(ctx, Resources.Manager, object, managerObject);
     if (!manager) return;
     const namespace = object.metadata.namespace;
@@ -128,7 +136,11 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
       // The nodes act on their own; the operator looks every heartbeat interval.
       requeueAfter = manager.spec.availability.heartbeatIntervalSeconds * 1000;
       const nodes = hostedEngineNodes(ctx.informers.hosts.list(namespace), selfHosted.hostSelector);
-      const observation = await observeHostedEngine(ctx, namespace ?? 'default', nodes, previous.hostedEngine?.host);
+      const intervalMs = requeueAfter;
+      const last = looks.get(key);
+      const fresh = last !== undefined && last.generation === generation && ctx.now().getTime() - last.at < intervalMs / 2;
+      const observation = fresh ? last.observation : await observeHostedEngine(ctx, namespace ?? 'default', nodes, previous.hostedEngine?.host);
+      if (!fresh) looks.set(key, { at: ctx.now().getTime(), generation, observation });
       let applied: Verdict = [false, observation.ok ? '' : observation.reason, observation.ok ? '' : observation.message];
       if (observation.ok) {
         hostedEngine = hostedEngineReport(observation.status, previous.hostedEngine);
@@ -140,7 +152,10 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
             : failed.length > 0
               ? [false, 'MaintenanceFailed', `could not set maintenance ${selfHosted.maintenance}: ${failed.join('; ')}`]
               : [false, 'MaintenancePending', `maintenance ${selfHosted.maintenance} requested on ${changes.map((c) => c.node).join(', ')}`];
-        if (changes.length > 0 && failed.length === 0) requeueAfter = Math.min(requeueAfter, 1000);
+        if (changes.length > 0) {
+          looks.delete(key); // look again after changing it
+          if (failed.length === 0) requeueAfter = Math.min(requeueAfter, 1000);
+        }
       }
       set(ConditionType.HostedEngineHighlyAvailable, hostedEngineAvailability(observation));
       set(ConditionType.HostedEngineMaintenanceApplied, applied);

@@ -9,6 +9,7 @@ import {
   domainObj,
   hostObj,
   managerObj,
+  NOW,
   selfHostedSpec,
   startEnv,
   upHostStatus,
@@ -413,6 +414,29 @@ describe('managerReconciler, SelfHosted', () => {
     expect(status.hostedEngine).toBeUndefined();
     expect(condition(status, 'HostedEngineHighlyAvailable')).toBeUndefined();
     expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Reconciled' });
+  });
+});
+
+describe('managerReconciler, SelfHosted, looking at the metadata', () => {
+  it('reuses a look younger than half a heartbeat interval, and looks again after that or after a spec change', async () => {
+    await selfHostedEnvironment();
+    let now = NOW.getTime();
+    env.ctx.now = () => new Date(now);
+    const reconcile = managerReconciler(env.ctx);
+    const rc = { key: 'hosted/engine', namespace: 'hosted', name: 'engine', log: env.ctx.log, signal: new AbortController().signal } as never;
+    await reconcile('hosted/engine', rc);
+    now += 1000; // a host changed: no new look
+    await reconcile('hosted/engine', rc);
+    expect(heCalls()).toHaveLength(1);
+    now += 2000; // the periodic requeue (heartbeat 5 s): past half the interval
+    await reconcile('hosted/engine', rc);
+    expect(heCalls()).toHaveLength(2);
+    env.client.update(Resources.Manager, 'hosted', 'engine', (o) => {
+      (o.spec as { availability?: object }).availability = { heartbeatIntervalSeconds: 7 };
+    });
+    await waitFor(() => env.informers.managers.get('hosted/engine')?.metadata.generation === 2);
+    await reconcile('hosted/engine', rc);
+    expect(heCalls()).toHaveLength(3);
   });
 });
 
