@@ -19,7 +19,7 @@
 import { constants } from 'node:fs';
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { CONFIG_FORMAT, EngineVm, HostedEngineStore, MAX_SCORE, buildStatus, readNodeIdentity, wallClockAge, type HostedEngineConfig } from '../agent/hosted-engine/index.js';
+import { CONFIG_FORMAT, EngineVm, HostedEngineStore, MAX_SCORE, readNodeIdentity, readStatus, type HostedEngineConfig } from '../agent/hosted-engine/index.js';
 import { readLeaseConfig, type LeaseManager } from '../agent/leases/index.js';
 import type { HostedEngineStatus } from '../api/agent/hosted-engine.js';
 import { LibvirtDriver } from '../hypervisor/libvirt/index.js';
@@ -144,21 +144,6 @@ async function startOnThisNode(o: DeployOptions, store: HostedEngineStore, confi
   });
   process.stdout.write(`Manager VM started on ${o.node}.\nNext: start the agent on every self-hosted engine node with --hosted-engine ${o.storage}\n`);
   return 0;
-}
-
-/** The status from the shared metadata alone (wall-clock ages). */
-export async function readStatus(storage: string): Promise<HostedEngineStatus> {
-  const store = new HostedEngineStore(storage);
-  const [config, records, global] = await Promise.all([store.readConfig(), store.readNodes(), store.readGlobalMaintenance()]);
-  const now = new Date();
-  return buildStatus({
-    storagePath: storage,
-    records,
-    ages: new Map(records.map((r) => [r.name, wallClockAge(r, now)])),
-    hostAliveTimeoutMs: config.ok ? config.config.timings.hostAliveTimeoutMs : 10_000,
-    globalMaintenance: global ?? false,
-    readAt: now,
-  });
 }
 
 function renderText(s: HostedEngineStatus): string {

@@ -13,14 +13,14 @@
  * keep the file short). Prefix `hen`, subnet 10.247.101.0/24.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { consolePtyPath, openPty } from '../../src/agent/console/index.js';
 import type { HostedEngineStatus } from '../../src/api/agent/hosted-engine.js';
-import { GUEST_CMDLINE_BASE } from '../../src/dev/guest-image/index.js';
-import { GUEST_INITRD_PATH, GUEST_KERNEL_PATH } from '../../src/dev/hosts.js';
-import { guestAddress, hostExec, killHost, powerOn, run, type TestbedHost } from '../../src/dev/testbed/index.js';
+import { ENGINE_DOMAIN_NAME } from '../../src/agent/hosted-engine/config.js';
+import { stopDevHosts } from '../../src/dev/hosts.js';
+import { deployTestbedEngine, engineHealthy, engineRunningOn, hostedEngineOnNode, testbedEngineAddress } from '../../src/dev/hosted-engine.js';
+import { killHost, powerOn, run, type TestbedHost } from '../../src/dev/testbed/index.js';
 import { rawRequest, startAgentHosts, stopAgentHosts, virsh, type AgentHosts } from '../support/agent-hosts.js';
 import { repoRoot, stateDir } from '../support/env.js';
 import { watchInvariant, type SeenViolation } from '../support/invariant.js';
@@ -28,12 +28,11 @@ import { waitUntil } from '../support/wait.js';
 
 const SUBNET = '10.247.101.0/24';
 const PREFIX = 'hen';
-const ENGINE = 'drover-hosted-engine';
+const ENGINE = ENGINE_DOMAIN_NAME;
 const HE_DIR = join(stateDir(), PREFIX, 'shared', 'hosted-engine');
 const BAD_HEALTH_TIMEOUT = '15s';
 
 let hosts: AgentHosts;
-let engineIp: string;
 let healthURL: string;
 
 const cli = join(repoRoot(), 'dist', 'cli', 'main.js');
@@ -41,9 +40,7 @@ const node = (i: number): TestbedHost => hosts.testbed.hosts[i]!;
 const agentStateDir = (h: TestbedHost): string => join(h.runDir, 'agent');
 
 /** `drover hosted-engine ...` inside a test host, as an admin on that node runs it. */
-function heOnNode(h: TestbedHost, args: string[]) {
-  return hostExec(h, [process.execPath, cli, 'hosted-engine', ...args], { check: false, timeoutMs: 60_000 });
-}
+const heOnNode = (h: TestbedHost, args: string[]) => hostedEngineOnNode(repoRoot(), h, args);
 
 /** `drover hosted-engine status -o json` from the shared metadata alone (run outside every node). */
 async function cliStatus(): Promise<HostedEngineStatus> {
@@ -52,28 +49,8 @@ async function cliStatus(): Promise<HostedEngineStatus> {
   return JSON.parse(r.stdout) as HostedEngineStatus;
 }
 
-/** Whether the Manager's health URL answers 200 (from the root namespace, like any client). */
-function healthy(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request(healthURL, { agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-/** Test hosts on which libvirt reports the Manager VM running (asked inside each host; a dead host counts as not running). */
-async function runningOn(): Promise<string[]> {
-  const out: string[] = [];
-  for (const h of hosts.testbed.hosts) {
-    const r = await hostExec(h, ['virsh', '-c', 'qemu:///system', 'list', '--name', '--state-running'], { check: false, timeoutMs: 15_000 }).catch(() => undefined);
-    if (r?.code === 0 && r.stdout.split('\n').map((s) => s.trim()).includes(ENGINE)) out.push(h.name);
-  }
-  return out;
-}
+const healthy = (): Promise<boolean> => engineHealthy(healthURL);
+const runningOn = (): Promise<string[]> => engineRunningOn(hosts.testbed.hosts);
 
 /** Waits until the Manager answers and exactly one host runs it; returns that host. */
 async function engineUpSomewhere(timeoutMs = 120_000): Promise<string> {
@@ -82,6 +59,12 @@ async function engineUpSomewhere(timeoutMs = 120_000): Promise<string> {
     const on = await runningOn();
     return on.length === 1 ? on[0] : undefined;
   }, 500);
+}
+
+/** A test's starting point: every node on (a failed test may have left one off), the Manager healthy on one. */
+async function steady(): Promise<string> {
+  for (const h of hosts.testbed.hosts) await powerOn(hosts.testbed, h.name);
+  return engineUpSomewhere();
 }
 
 /** Waits until the CLI status shows `host` running a healthy engine and every node live. */
@@ -105,27 +88,12 @@ function expectNoDoubleRun(violations: SeenViolation[]): void {
 }
 
 beforeAll(async () => {
+  // A fresh hosted-engine storage domain: the shared directory outlives runs.
+  await stopDevHosts(join(stateDir(), PREFIX));
+  await rm(join(HE_DIR, 'hosted-engine'), { recursive: true, force: true });
   hosts = await startAgentHosts(PREFIX, SUBNET, 2, [`--hosted-engine=${HE_DIR}`]);
-  engineIp = guestAddress(hosts.testbed.subnet, 50);
-  healthURL = `http://${engineIp}/healthz`;
-  const first = node(0);
-  const r = await heOnNode(first, [
-    'deploy',
-    `--storage=${HE_DIR}`,
-    `--node=${first.name}`,
-    `--health-url=${healthURL}`,
-    `--gateway=${hosts.testbed.subnet.gateway}`,
-    `--kernel=${join(hosts.sharedDir, GUEST_KERNEL_PATH)}`,
-    `--initrd=${join(hosts.sharedDir, GUEST_INITRD_PATH)}`,
-    `--cmdline=${GUEST_CMDLINE_BASE} drover.ip=${engineIp}/${hosts.testbed.subnet.prefixLength} drover.gw=${hosts.testbed.subnet.gateway} drover.name=manager`,
-    '--memory=128Mi',
-    '--cores=1',
-    '--acceleration=tcg',
-    '--migration-transport=tcp',
-    `--address=${first.ip}`,
-    `--bad-health-timeout=${BAD_HEALTH_TIMEOUT}`,
-  ]);
-  if (r.code !== 0) throw new Error(`deploy exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  healthURL = testbedEngineAddress(hosts.testbed).healthURL;
+  await deployTestbedEngine(repoRoot(), hosts.testbed, HE_DIR, node(0), [`--bad-health-timeout=${BAD_HEALTH_TIMEOUT}`]);
 });
 
 afterAll(async () => {
@@ -134,7 +102,7 @@ afterAll(async () => {
 
 describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared metadata)', () => {
   it('deploy runs the Manager VM on the first node; the CLI status (shared metadata alone) and the agents\' API match virsh on every host', async () => {
-    const host = await engineUpSomewhere();
+    const host = await steady();
     expect(host).toBe(node(0).name);
     const status = await statusSettled(host);
     expect(await runningOn()).toEqual([status.engineHost]);
@@ -174,23 +142,24 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   });
 
   it('killing the node that runs it: the other node starts it after the host-alive timeout, never two instances; the node comes back as a standby', async () => {
-    const from = await engineUpSomewhere();
+    const from = await steady();
     const to = hosts.testbed.hosts.find((h) => h.name !== from)!.name;
     const watch = watchInvariant(hosts.testbed);
     try {
       await killHost(hosts.testbed, from);
       const now = await engineUpSomewhere(120_000);
       expect(now).toBe(to);
-      const s = await waitUntil('the dead node shown not live', 30_000, async () => {
+      // The status follows within a metadata interval or two: Up on the survivor, the dead node not live.
+      const s = await waitUntil('the dead node shown not live, the VM Up on the survivor', 30_000, async () => {
         const st = await cliStatus();
-        return st.engineHost === to && st.nodes.find((n) => n.name === from)?.live === false ? st : undefined;
+        return st.engineHost === to && st.engineState === 'Up' && st.nodes.find((n) => n.name === from)?.live === false ? st : undefined;
       }, 500);
-      expect(s.engineState).toBe('Up');
+      expect(s.nodes.find((n) => n.name === to)).toMatchObject({ state: 'EngineUp', live: true });
     } finally {
       expectNoDoubleRun(await watch.stop());
+      await powerOn(hosts.testbed, from);
     }
-    // Power back on: the agent starts again with its recorded flags (the HA role included) and stays a standby.
-    await powerOn(hosts.testbed, from);
+    // Powered back on: the agent started again with its recorded flags (the HA role included) and stays a standby.
     await statusSettled(to, 90_000);
     // Initializing for two metadata intervals first, then it sees the VM running on the other node.
     const back = await waitUntil(`${from} a standby again`, 30_000, async () => {
@@ -203,7 +172,7 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   });
 
   it('its health endpoint failing while it runs (httpd answers 404): stopped after the bad-health timeout and started again, healthy, never twice', async () => {
-    const host = await engineUpSomewhere();
+    const host = await steady();
     const h = byName(host);
     const pidBefore = await qemuPid(h);
     expect(pidBefore).toBeDefined();
@@ -243,7 +212,7 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   });
 
   it('global maintenance (set through an agent\'s API): the VM killed stays down; maintenance off (CLI on a node) → it comes back', async () => {
-    const host = await engineUpSomewhere();
+    const host = await steady();
     const a = hosts.agents[1]!;
     const res = await rawRequest(a.ip, a.port, 'PUT', '/v1/hosted-engine/maintenance', JSON.stringify({ global: true }), hosts.tls);
     expect(res.status).toBe(200);
@@ -274,7 +243,7 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   });
 
   it('local maintenance on the node running it (CLI on that node, no flags but its agent\'s state dir): the VM migrates away live; the node scores 0', async () => {
-    const from = await engineUpSomewhere();
+    const from = await steady();
     const to = hosts.testbed.hosts.find((h) => h.name !== from)!.name;
     const watch = watchInvariant(hosts.testbed);
     try {
@@ -299,7 +268,7 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   });
 
   it('full power loss of every node, then all powered on: exactly one node starts the Manager VM', async () => {
-    await engineUpSomewhere();
+    await steady();
     const watch = watchInvariant(hosts.testbed);
     try {
       for (const h of hosts.testbed.hosts) await killHost(hosts.testbed, h.name);

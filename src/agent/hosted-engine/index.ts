@@ -9,6 +9,7 @@ export * from './engine-vm.js';
 export * from './liveness.js';
 export * from './metadata.js';
 export * from './node-identity.js';
+export * from './read-status.js';
 export * from './score.js';
 export * from './service.js';
 export * from './state-machine.js';

@@ -153,10 +153,14 @@ export class HostedEngineService {
   }
 
   private async localEngine(config: HostedEngineConfig): Promise<LocalEngine> {
-    if (this.migration !== undefined) return 'migrating';
+    if (this.migration !== undefined) {
+      this.engineRunning = true;
+      return 'migrating';
+    }
     try {
       const engine = localEngineOf(await this.vm.info(config));
-      this.engineRunning = engine === 'running';
+      // Busy (a start before the guest runs, an incoming migration) is active here too: say so, others must not start it.
+      this.engineRunning = engine !== 'down';
       return engine;
     } catch (error) {
       // libvirt unreachable: nothing is known, so nothing is done (engineRunning keeps its last value).
@@ -237,7 +241,7 @@ export class HostedEngineService {
       penalties: s.penalties,
       state: this.memory.state,
       localMaintenance: this.localMaintenance,
-      engineRunning: s.engine === 'running' || s.engine === 'migrating' || (s.engine === 'busy' && this.engineRunning),
+      engineRunning: this.engineRunning,
       engineHealth: s.health,
       configVersion: this.configProblem === undefined ? config.version : 0,
       ...(this.o.address !== undefined ? { address: this.o.address } : {}),
