@@ -13,7 +13,7 @@
  * keep the file short). Prefix `hen`, subnet 10.247.101.0/24.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { consolePtyPath, openPty } from '../../src/agent/console/index.js';
 import type { HostedEngineStatus } from '../../src/api/agent/hosted-engine.js';
@@ -119,6 +119,20 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
     // Its whole-VM lease in the shared lockspace, keyed by the configuration's UUID.
     const uuid = (JSON.parse(await readFile(join(HE_DIR, 'hosted-engine', 'config.json'), 'utf8')) as { vm: { uuid: string } }).vm.uuid;
     expect(xml).toContain(`<key>${uuid}</key>`);
+    // The lease is what keeps it single: the same domain started by hand on the other node is refused by libvirt.
+    const inactive = await virsh(hosts, 0, ['dumpxml', '--inactive', ENGINE]);
+    const xmlFile = join(hosts.testbed.hosts[1]!.runDir, 'engine.xml');
+    await writeFile(xmlFile, inactive);
+    const otherIndex = 1;
+    await virsh(hosts, otherIndex, ['define', xmlFile]);
+    try {
+      const refused = await run(['virsh', '-c', node(otherIndex).libvirtUri, 'start', ENGINE], { timeoutMs: 60_000 });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`Lockspace resource '${uuid}' is locked`);
+    } finally {
+      await run(['virsh', '-c', node(otherIndex).libvirtUri, 'undefine', ENGINE], { timeoutMs: 30_000 });
+    }
+    expect(await runningOn()).toEqual([host]);
     // Either agent's API answers the same from the same metadata.
     for (const a of hosts.agents) {
       const res = await rawRequest(a.ip, a.port, 'GET', '/v1/hosted-engine', undefined, hosts.tls);
