@@ -81,6 +81,7 @@ export class HostedEngineService {
   private readonly wakers = new Set<() => void>();
   private loops: Promise<void>[] = [];
   private lastLoggedState: string | undefined;
+  private pendingWrite: Promise<void> | undefined;
 
   constructor(private readonly o: HostedEngineServiceOptions) {
     this.store = new HostedEngineStore(o.domainDir);
@@ -246,8 +247,17 @@ export class HostedEngineService {
       configVersion: this.configProblem === undefined ? config.version : 0,
       ...(this.o.address !== undefined ? { address: this.o.address } : {}),
     };
+    // A write still hanging on dead storage is not joined by another one every cycle.
+    if (this.pendingWrite !== undefined) {
+      this.log.warn('the previous metadata write still hangs; not writing again');
+      return;
+    }
+    const write = this.store.writeNode(record).finally(() => {
+      this.pendingWrite = undefined;
+    });
+    this.pendingWrite = write;
     try {
-      await withTimeout(this.store.writeNode(record), 2 * config.timings.metadataIntervalMs, 'writing this node\'s metadata');
+      await withTimeout(write, 2 * config.timings.metadataIntervalMs, 'writing this node\'s metadata');
     } catch (error) {
       // The other nodes will see this one as dead; the lease still keeps the VM from running twice.
       this.log.warn({ err: error }, 'cannot write this node\'s hosted-engine metadata');
