@@ -10,7 +10,8 @@
 #
 # The agent drives the host's libvirtd through `virsh` and makes disk volumes
 # with `qemu-img`, so the image carries libvirt-clients and qemu-utils (and
-# nfs-common for NFS storage domains). libvirtd and QEMU themselves stay on the
+# nfs-common for NFS storage domains, iputils-ping for the hosted-engine
+# role's gateway check). libvirtd and QEMU themselves stay on the
 # host: the agent DaemonSet (deploy/overlays/agent-daemonset) mounts the host's
 # libvirt socket and storage paths. The operator uses none of these tools;
 # it needs only openssl for the Manager's PKI.
@@ -48,7 +49,7 @@ LABEL org.opencontainers.image.title="drover" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openssl ca-certificates libvirt-clients qemu-utils nfs-common \
+ && apt-get install -y --no-install-recommends openssl ca-certificates libvirt-clients qemu-utils nfs-common iputils-ping \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 drover \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin drover

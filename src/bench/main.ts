@@ -12,6 +12,7 @@ import { runAgentPrimitives } from './agent-primitives.js';
 import { readPreviousRuns, runVmBurst } from './vm-burst.js';
 import { renderReport } from './report.js';
 import { runHaFailover } from './ha-failover.js';
+import { runHostedEngineBench } from './hosted-engine.js';
 import { DEFAULT_SCALE_OPTIONS, SCALE_SCENARIOS, runScale, type ScaleScenario } from './scale.js';
 import { readPreviousScaleRuns } from './scale-report.js';
 
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
       'burst-guest': { type: 'string' },
       // ha-failover: runs (at least 5 for the report).
       'ha-runs': { type: 'string', default: '5' },
+      // hosted-engine: runs (at least 5 for the report).
+      'he-runs': { type: 'string', default: '5' },
       // scale (issue 8): simulated hosts, VMs, scenario lengths; the defaults are the issue's.
       'scale-hosts': { type: 'string' },
       'scale-vms': { type: 'string' },
@@ -98,6 +101,11 @@ async function main(): Promise<void> {
   if (!values['report-only'] && (!values.only || values.only === 'ha-failover')) {
     const result = await runHaFailover(repoRoot, { runs: Number(values['ha-runs']) }, (m) => console.error(m));
     await writeFile(join(resultsDir, 'ha-failover.json'), JSON.stringify({ machine, scenario: 'ha-failover', ...result }, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
+  }
+  if (!values['report-only'] && (!values.only || values.only === 'hosted-engine')) {
+    const result = await runHostedEngineBench(repoRoot, { runs: Number(values['he-runs']) }, (m) => console.error(m));
+    await writeFile(join(resultsDir, 'hosted-engine.json'), JSON.stringify({ machine, scenario: 'hosted-engine', ...result }, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
   }
   // With the issue's 100 hosts and 2,000 VMs (the defaults) this wants a quiet machine; --scale-* options make it smaller.

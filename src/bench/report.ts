@@ -248,6 +248,7 @@ const VM_BURST_FINDINGS = `### Findings (runs of 2026-11-26; experiments stored 
 `;
 
 import { haFailoverSection } from './ha-failover-report.js';
+import { hostedEngineSection } from './hosted-engine-report.js';
 
 /** The whole report. */
 export async function renderReport(resultsDir: string): Promise<string> {
@@ -259,6 +260,7 @@ export async function renderReport(resultsDir: string): Promise<string> {
     if (r['scenario'] === 'agent-primitives') sections.push(agentPrimitives(r));
     if (r['scenario'] === 'vm-burst') sections.push(vmBurst(r));
     if (r['scenario'] === 'ha-failover') sections.push(haFailoverSection(r as never));
+    if (r['scenario'] === 'hosted-engine') sections.push(hostedEngineSection(r as never));
     if (r['scenario'] === 'scale') sections.push(renderScale(r));
   }
   if (files.length === 0) sections.push('No results yet: run `npm run bench`.\n');

@@ -9,6 +9,11 @@
  * and kept in <state-dir>/pki, reused on later starts. Prefer
  * --bootstrap-token-file: a flag's value is visible in the process list.
  *
+ * `--hosted-engine DIR` (with optional `--hosted-engine-address`) makes the
+ * host a self-hosted engine node: the HA role that keeps the Manager VM
+ * alive starts first, before enrollment and the API server, and keeps
+ * running when they fail (see agent-hosted-engine.ts, docs/hosted-engine.md).
+ *
  * `--hypervisor simulated` (with `--sim-latency-scale`) runs the agent over
  * the simulated hypervisor: for control-plane scale benchmarks only, never
  * for real hosts or functional tests. It is left out of the usage text on
@@ -31,6 +36,7 @@ import { FileStorageManager } from '../agent/storage/index.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_LIBVIRT_CONFIG_DIR, readLeaseConfig, type LeaseManager } from '../agent/leases/index.js';
 import { HOST_NAME_PATTERN } from '../agent/heartbeat/index.js';
+import { startHostedEngineRole } from './agent-hosted-engine.js';
 
 /** The agent's version, reported in capabilities. */
 export const AGENT_VERSION = '0.1.0';
@@ -59,12 +65,12 @@ export async function agentCommand(argv: string[]): Promise<number> {
       'host-name': { type: 'string' },
       namespace: { type: 'string' },
       'ca-cert-hash': { type: 'string' },
+      'hosted-engine': { type: 'string' },
+      'hosted-engine-address': { type: 'string' },
     },
     strict: true,
   });
   const log = createLogger('agent');
-  const tlsFiles = await resolveTlsFiles(values, log);
-  if (typeof tlsFiles === 'number') return tlsFiles;
   const built = buildAgentDriver(values);
   if ('error' in built) {
     process.stderr.write(`drover agent: ${built.error}\n`);
@@ -84,6 +90,18 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const heartbeatIntervalMs = parseDuration(values['storage-heartbeat-interval']);
   if (!(heartbeatIntervalMs > 0)) return usageError('--storage-heartbeat-interval must be a positive duration such as 5s');
+  const hostedEngine = await startHostedEngineRole(values, leases, log);
+  if (hostedEngine !== undefined && 'error' in hostedEngine) return usageError(hostedEngine.error);
+  const tlsFiles = await resolveTlsFiles(values, log);
+  if (typeof tlsFiles === 'number') {
+    // Wrong flags end the agent; a refused enrollment must not take the Manager's keeper down with it.
+    if (hostedEngine === undefined || tlsFiles === 2) {
+      await hostedEngine?.stop();
+      return tlsFiles;
+    }
+    log.error('enrollment failed: the agent API does not run; the hosted-engine HA role keeps running');
+    return untilSignal(log, () => hostedEngine.stop());
+  }
   const serverCert = readFileSync(tlsFiles.cert);
   const heartbeatHost = heartbeatName(serverCert);
   log.info({ leases, storageHeartbeat: { host: heartbeatHost, intervalMs: heartbeatIntervalMs } }, 'lease manager and storage heartbeat');
@@ -100,16 +118,31 @@ export async function agentCommand(argv: string[]): Promise<number> {
     leases,
     storageHeartbeat: { host: heartbeatHost, intervalMs: heartbeatIntervalMs },
     ...(built.simulated ? {} : { consoles: new LibvirtPtyConsoles(values['libvirt-uri']) }),
+    ...(hostedEngine !== undefined ? { hostedEngine } : {}),
   });
-  await server.listen();
+  try {
+    await server.listen();
+  } catch (error) {
+    if (hostedEngine === undefined) throw error;
+    log.error({ err: error }, 'the agent API cannot listen; the hosted-engine HA role keeps running');
+    return untilSignal(log, () => hostedEngine.stop());
+  }
   log.info({ port: server.port(), libvirt: values['libvirt-uri'] }, 'agent listening');
+  return untilSignal(log, async () => {
+    await server.close();
+    await hostedEngine?.stop();
+  });
+}
+
+/** Waits for SIGTERM or SIGINT, then runs `stop` and resolves 0. */
+function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    const onSignal = (signal: string) => {
       log.info({ signal }, 'agent stopping');
-      void server.close().then(() => resolve(0));
+      void stop().then(() => resolve(0));
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
   });
 }
 

@@ -25,7 +25,7 @@ import { VmService } from '../vms/service.js';
 import { ConsoleEndpoint, type ConsoleSource } from '../console/index.js';
 import { toApiError } from './errors.js';
 import { EventHub } from './event-hub.js';
-import { createHandlers, type JsonRouteId } from './handlers.js';
+import { createHandlers, type HandlerServices, type JsonRouteId } from './handlers.js';
 import { HostStatsSampler, type ProcReader } from './host-stats.js';
 import { checkContentType, parseJson, readBody, sendError, sendJson } from './http.js';
 import { MethodNotAllowedError, Router } from './router.js';
@@ -88,6 +88,8 @@ export interface AgentServerOptions {
   closeGraceMs?: number;
   /** Serial consoles (`GET /v1/vms/{uid}/console`, WebSocket); absent: that verb answers 501. */
   consoles?: ConsoleSource;
+  /** The hosted-engine HA role (`drover agent --hosted-engine`); absent: its verbs answer 404 HostedEngineNotConfigured. */
+  hostedEngine?: HandlerServices['hostedEngine'];
 }
 
 /** A running (or ready to run) agent server. */
@@ -164,6 +166,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       const runningVMs = domains.filter((d) => d.state === 'running' || d.state === 'blocked').length;
       return { ...sample, runningVMs, time: new Date().toISOString() };
     },
+    ...(options.hostedEngine !== undefined ? { hostedEngine: options.hostedEngine } : {}),
   });
   const router = new Router(AGENT_ROUTES);
   const streams = new Set<() => void>();

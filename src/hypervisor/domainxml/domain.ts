@@ -28,15 +28,26 @@ export class InvalidDomainSpecError extends Error {
   }
 }
 
+/** Options of {@link buildDomainXml}. */
+export interface BuildOptions {
+  /**
+   * `<metadata>` content replacing Drover's ownership record: for domains
+   * that are deliberately not Drover VMs (the self-hosted Manager VM), which
+   * the agent's VM service must then leave alone as it does every domain
+   * without the record.
+   */
+  metadata?: XmlElement;
+}
+
 /**
  * The domain as a fast-xml-parser builder object (`{ domain: … }`). Keys are
  * inserted in libvirt's own document order, which makes the output both
  * deterministic and easy to compare with `virsh dumpxml`. Does not validate.
  */
-export function buildDomainObject(spec: DomainSpec): XmlElement {
+export function buildDomainObject(spec: DomainSpec, options: BuildOptions = {}): XmlElement {
   const domain: XmlElement = { '@_type': spec.hypervisor, name: spec.name, uuid: spec.uid };
   if (spec.title !== undefined) domain.title = spec.title;
-  domain.metadata = buildMetadata(spec);
+  domain.metadata = options.metadata ?? buildMetadata(spec);
   const { memory, currentMemory } = buildMemory(spec.memoryMiB);
   domain.memory = memory;
   domain.currentMemory = currentMemory;
@@ -74,9 +85,9 @@ const builder = new XMLBuilder({
  *
  * @throws InvalidDomainSpecError when {@link validateDomainSpec} reports problems.
  */
-export function buildDomainXml(spec: DomainSpec): string {
+export function buildDomainXml(spec: DomainSpec, options: BuildOptions = {}): string {
   const errors = validateDomainSpec(spec);
   if (errors.length > 0) throw new InvalidDomainSpecError(errors);
-  const xml: string = builder.build(buildDomainObject(spec));
+  const xml: string = builder.build(buildDomainObject(spec, options));
   return xml.endsWith('\n') ? xml : `${xml}\n`;
 }

@@ -6,6 +6,7 @@
  */
 export * from './types.js';
 export { buildDomainObject, buildDomainXml, InvalidDomainSpecError, validateDomainSpec } from './domain.js';
+export type { BuildOptions } from './domain.js';
 export { parseDomainXml, DomainXmlParseError } from './parse.js';
 export type { ParsedDisk, ParsedDomain, ParsedInterface } from './parse.js';
 export { generateMac, MAC_PREFIX } from './mac.js';
