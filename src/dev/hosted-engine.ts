@@ -28,12 +28,20 @@ export function hostedEngineOnNode(repoRoot: string, h: TestbedHost, args: strin
  * migrations as in the test bed); `extra` adds deploy flags (timings).
  * Rejects with the command's output when it fails.
  */
-export async function deployTestbedEngine(repoRoot: string, tb: Testbed, heDir: string, first: TestbedHost, extra: string[] = []): Promise<void> {
+export async function deployTestbedEngine(
+  repoRoot: string,
+  tb: Testbed,
+  heDir: string,
+  first: TestbedHost,
+  extra: string[] = [],
+  /** The first node's name as its agent knows it (`--host-name`; the Host object's name when enrolled). */
+  nodeName: string = first.name,
+): Promise<void> {
   const { ip, healthURL } = testbedEngineAddress(tb);
   const r = await hostedEngineOnNode(repoRoot, first, [
     'deploy',
     `--storage=${heDir}`,
-    `--node=${first.name}`,
+    `--node=${nodeName}`,
     `--health-url=${healthURL}`,
     `--gateway=${tb.subnet.gateway}`,
     `--kernel=${join(tb.sharedDir, GUEST_KERNEL_PATH)}`,

@@ -69,6 +69,8 @@ export interface E2EOptions {
   hostSpec?: (index: number) => Record<string, unknown>;
   /** Start enrolled agents (default true). false stops after tokens: the Hosts stay Installing. */
   agents?: boolean;
+  /** Directories to create below the shared directory before the agents start (e.g. a hosted-engine storage domain). */
+  sharedSubdirs?: string[];
   /** Also wait for every Host to be Up (default false: only for the agents to have enrolled). */
   waitHostsUp?: boolean;
 }
@@ -175,6 +177,7 @@ export async function startE2E(options: E2EOptions): Promise<E2E> {
   await rm(sharedDir, { recursive: true, force: true });
 
   const testbed = await prepareDevHosts({ stateDir: dir, hosts: count, sharedDir, subnet, namePrefix: name });
+  for (const sub of options.sharedSubdirs ?? []) await mkdir(join(sharedDir, sub), { recursive: true, mode: 0o755 });
   const gateway = testbed.subnet.gateway;
   const enrollUrl = `https://${gateway}:${ENROLL_PORT}`;
   let operator: OperatorProcess | undefined;
