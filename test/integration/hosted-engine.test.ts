@@ -20,7 +20,7 @@ import type { HostedEngineStatus } from '../../src/api/agent/hosted-engine.js';
 import { ENGINE_DOMAIN_NAME } from '../../src/agent/hosted-engine/config.js';
 import { stopDevHosts } from '../../src/dev/hosts.js';
 import { deployTestbedEngine, engineHealthy, engineRunningOn, hostedEngineOnNode, testbedEngineAddress } from '../../src/dev/hosted-engine.js';
-import { killHost, powerOn, run, type TestbedHost } from '../../src/dev/testbed/index.js';
+import { hostExec, killHost, powerOn, run, type TestbedHost } from '../../src/dev/testbed/index.js';
 import { rawRequest, startAgentHosts, stopAgentHosts, virsh, type AgentHosts } from '../support/agent-hosts.js';
 import { repoRoot, stateDir } from '../support/env.js';
 import { watchInvariant, type SeenViolation } from '../support/invariant.js';
@@ -278,6 +278,39 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
       await heOnNode(byName(from), ['set-maintenance', '--mode=none', `--state-dir=${agentStateDir(byName(from))}`]);
     }
     await waitUntil('local maintenance off', 20_000, async () => (await cliStatus()).nodes.every((n) => !n.localMaintenance && n.score > 0), 500);
+    expect(await runningOn()).toEqual([to]);
+  });
+
+  it('the running node\'s score dropping far below the other\'s (its gateway unreachable: -1600): the VM migrates away live, never twice', async () => {
+    const from = await steady();
+    const to = hosts.testbed.hosts.find((h) => h.name !== from)!.name;
+    const gateway = hosts.testbed.subnet.gateway;
+    const route = ['ip', 'route', 'add', 'blackhole', `${gateway}/32`];
+    const watch = watchInvariant(hosts.testbed);
+    try {
+      // A real fault on that node only: its packets to the gateway are dropped (the nodes and the guest talk directly).
+      await hostExec(byName(from), route);
+      // The CPU-load penalty is graded and read at different moments on each node, so wait for the gap itself.
+      const dropped = await waitUntil(`${from}'s gateway penalty, ${to} 800 points ahead`, 30_000, async () => {
+        const st = await cliStatus();
+        const n = st.nodes.find((x) => x.name === from);
+        const o = st.nodes.find((x) => x.name === to);
+        if (n?.penalties?.['gateway'] !== 1600 || o === undefined) return undefined;
+        return o.score - n.score >= 800 || st.engineHost === to ? st : undefined;
+      }, 250);
+      expect(dropped.nodes.find((n) => n.name === from)?.penalties?.['gateway']).toBe(1600);
+      await waitUntil(`the Manager VM running on ${to}`, 120_000, async () => {
+        const on = await runningOn();
+        return on.length === 1 && on[0] === to && (await healthy());
+      }, 500);
+      const s = await statusSettled(to);
+      expect(s.nodes.find((n) => n.name === from)).toMatchObject({ engineRunning: false, live: true });
+    } finally {
+      await hostExec(byName(from), ['ip', 'route', 'del', 'blackhole', `${gateway}/32`], { check: false });
+      expectNoDoubleRun(await watch.stop());
+    }
+    // The penalty goes with the fault; the VM does not come back (no gap the other way).
+    await waitUntil(`${from}'s score back`, 30_000, async () => (await cliStatus()).nodes.every((n) => !n.penalties?.['gateway']), 500);
     expect(await runningOn()).toEqual([to]);
   });
 
