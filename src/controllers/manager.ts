@@ -18,6 +18,7 @@ import { Resources } from '../operator/resources.js';
 import { writeStatusIfChanged } from '../operator/status.js';
 import { validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
+import { StatusCoalescer } from './coalesce.js';
 
 /** Hosts needed for VM high availability. */
 export const MIN_HA_HOSTS = 2;
@@ -79,8 +80,13 @@ export function availabilityConditions(s: Summary): { storage: [boolean, string,
   return { storage, ha };
 }
 
+/** Summary counts that move with every VM: written at most this often (conditions at once). */
+const COUNTS_INTERVAL_MS = 2_000;
+const COUNT_FIELDS = ['hosts', 'storageDomains', 'virtualMachines'] as const;
+
 /** The Manager reconciler. */
 export function managerReconciler(ctx: OperatorContext): Reconciler {
+  const coalescer = new StatusCoalescer();
   return async (key) => {
     const object = ctx.informers.managers.get(key);
     if (!object) return;
@@ -125,7 +131,10 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
       storageDomains: { total: summary.storageTotal, active: summary.activeData.length },
       virtualMachines: { total: summary.vmsTotal, running: summary.vmsRunning },
     };
+    const hold = coalescer.holdBack(key, previous, status, COUNT_FIELDS, COUNTS_INTERVAL_MS, now.getTime());
+    if (hold > 0) return { requeueAfter: hold };
     if (await writeStatusIfChanged(ctx.client, Resources.Manager, object, status)) {
+      coalescer.wrote(key, now.getTime());
       const wasHA = previous.conditions?.find((c) => c.type === ConditionType.HighlyAvailable)?.status;
       if (wasHA !== undefined && wasHA !== (ha[0] ? 'True' : 'False')) {
         ctx.events.event(object, ha[0] ? 'Normal' : 'Warning', ha[1], `HighlyAvailable is now ${ha[0]}: ${ha[2]}`);

@@ -14,8 +14,11 @@ import { hostReconciler } from './host.js';
 import { managerReconciler } from './manager.js';
 import { migrationReconciler } from './migration.js';
 import { storageDomainReconciler } from './storagedomain.js';
-import { virtualMachineReconciler } from './virtualmachine.js';
+import { DEFAULT_HOST_START_CONCURRENCY, virtualMachineReconciler } from './virtualmachine.js';
+import { BackgroundStarts } from './vm/start.js';
+import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import type { OperatorContext } from './context.js';
+import { addVmIndexes, VMS_BY_HOST, VMS_UNPLACED } from './indexes.js';
 
 /** True when an update matters to the object's own reconciler: anything but its status. */
 export function specOrMetadataChanged(oldObject: KubeObject, newObject: KubeObject): boolean {
@@ -103,11 +106,10 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   const managers = make('manager', managerReconciler(ctx));
   const hosts = make('host', hostReconciler(ctx));
   const domains = make('storagedomain', storageDomainReconciler(ctx));
-  const vms = make(
-    'virtualmachine',
-    virtualMachineReconciler(ctx, options.hostStartConcurrency !== undefined ? { hostStartConcurrency: options.hostStartConcurrency } : {}),
-    options.vmWorkers ?? options.maxConcurrentReconciles,
-  );
+  // VM starts run outside the VM workers, bounded per host; each one's end reconciles its VM again.
+  const starts = new BackgroundStarts(new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY), true);
+  const vms = make('virtualmachine', virtualMachineReconciler(ctx, { starts }), options.vmWorkers ?? options.maxConcurrentReconciles);
+  starts.wake = (key) => vms.enqueue(key);
   const migrations = make('virtualmachinemigration', migrationReconciler(ctx));
   const { informers } = ctx;
 
@@ -148,13 +150,14 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
 
   watchOwn(informers.virtualMachines, vms);
   // Host changes can make unscheduled VMs schedulable.
-  const unplaced = (v: KubeObject) => !['Running', 'Migrating', 'Paused'].includes((v.status as { phase?: string } | undefined)?.phase ?? '');
-  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), hostStateChanged);
+  addVmIndexes(informers.virtualMachines);
+  const unplacedKeys = (namespace: string | undefined) => informers.virtualMachines.byIndex(VMS_UNPLACED, namespace ?? '').map(objectKey);
+  watchRelated(informers.hosts, vms, (o) => unplacedKeys(o.metadata.namespace), hostStateChanged);
   // VMs placed on a host react to its phase (Unknown when it stops answering, rescheduling on maintenance).
-  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, (v) => (v.status as { host?: string } | undefined)?.host === o.metadata.name), hostStateChanged);
+  watchRelated(informers.hosts, vms, (o) => informers.virtualMachines.byIndex(VMS_BY_HOST, objectKey(o)).map(objectKey), hostStateChanged);
   // A migration's progress decides the VM's phase and, at the end, its host.
   watchRelated(informers.migrations, vms, (o) => [keyOf(o.metadata.namespace, (o.spec as { vmName?: string } | undefined)?.vmName ?? '')].filter((k) => !k.endsWith('/')), statusChanged);
-  watchRelated(informers.managers, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), specOrMetadataChanged);
+  watchRelated(informers.managers, vms, (o) => unplacedKeys(o.metadata.namespace), specOrMetadataChanged);
 
   watchOwn(informers.migrations, migrations);
   watchRelated(
@@ -167,8 +170,10 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   watchRelated(informers.migrations, migrations, (o) => keysIn(informers.migrations, o.metadata.namespace, (m) => (m.status as { phase?: string } | undefined)?.phase === 'Pending'), statusChanged);
 
   // What the agents report: heartbeats and storage to Hosts (and domains), domain lifecycle to VMs.
-  const vmKeyByUid = (namespace: string | undefined, uid: string) =>
-    informers.virtualMachines.list(namespace).find((v) => v.metadata.uid === uid);
+  const vmKeyByUid = (namespace: string | undefined, uid: string) => {
+    const vm = informers.virtualMachines.getByUid(uid);
+    return vm && vm.metadata.namespace === namespace ? vm : undefined;
+  };
   const unsubscribe = ctx.agents.onChange((change) => {
     const { namespace } = splitKey(change.key);
     switch (change.kind) {

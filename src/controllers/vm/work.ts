@@ -6,15 +6,15 @@ import { setCondition, type Condition, type VirtualMachine, type VirtualMachineS
 import type { KubeObject } from '../../kube/types.js';
 import { Resources } from '../../operator/resources.js';
 import { writeStatusIfChanged } from '../../operator/status.js';
-import type { KeyedSemaphore } from '../../runtime/keyed-semaphore.js';
 import { withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
+import type { BackgroundStarts } from './start.js';
 
 /** The state a reconcile works on and finally writes. */
 export interface Work {
   ctx: OperatorContext;
-  /** Bounds the concurrent starts per host (key: the Host's namespace/name). */
-  starts: KeyedSemaphore;
+  /** Starts run outside the workers, bounded per host (key: the Host's namespace/name). */
+  starts: BackgroundStarts;
   /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
   placements: Map<string, string>;
   /** VM UID → earliest next failover attempt (ms), after a start elsewhere was refused on the lease. */
