@@ -59,15 +59,22 @@ function watchOwn(informer: Informer, controller: Controller): void {
   });
 }
 
-/** Enqueues `targets(o)` whenever a dependency changes in a way `relevant` says matters. */
+/**
+ * Enqueues `targets(o)` whenever a dependency changes in a way `relevant` says matters;
+ * with `delayMs`, after that delay, so a burst of changes costs one reconcile.
+ */
 function watchRelated(
   informer: Informer,
   controller: Controller,
   targets: (o: KubeObject) => string[],
   relevant: (oldO: KubeObject, newO: KubeObject) => boolean = () => true,
+  delayMs = 0,
 ): void {
   const enqueue = (o: KubeObject) => {
-    for (const key of targets(o)) controller.enqueue(key);
+    for (const key of targets(o)) {
+      if (delayMs > 0) controller.enqueueAfter(key, delayMs);
+      else controller.enqueue(key);
+    }
   };
   informer.addHandlers({
     onAdd: enqueue,
@@ -77,6 +84,9 @@ function watchRelated(
     onDelete: enqueue,
   });
 }
+
+/** Delay that batches reconciles caused by many dependents changing at once (VM events → Manager, Host). */
+const DEPENDENCY_BATCH_MS = 1_000;
 
 /** Options shared by every controller. */
 export interface ControllerSetupOptions {
@@ -120,9 +130,10 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   watchOwn(informers.managers, managers);
   // Managers summarise everything in their namespace.
   watchRelated(informers.hosts, managers, (o) => keysIn(informers.managers, o.metadata.namespace), hostStateChanged);
-  for (const dependency of [informers.storageDomains, informers.virtualMachines]) {
-    watchRelated(dependency, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged);
-  }
+  watchRelated(informers.storageDomains, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged);
+  // Every VM status change moves the summary's counts: one reconcile per second at most, not one per VM
+  // (each summary scans every VM, so per-VM reconciles made a cold start quadratic).
+  watchRelated(informers.virtualMachines, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged, DEPENDENCY_BATCH_MS);
   // A Manager's settings (heartbeats, timeouts) apply to its Hosts.
   watchRelated(informers.managers, hosts, (o) => keysIn(informers.hosts, o.metadata.namespace), specOrMetadataChanged);
 
@@ -191,7 +202,8 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
         if (vm && change.kind === 'migration') {
           for (const k of keysIn(informers.migrations, namespace, (m) => (m.spec as { vmName?: string }).vmName === vm.metadata.name)) migrations.enqueue(k);
         }
-        hosts.enqueue(change.key);
+        // The host's drain progress follows its domains; a burst of domain events costs one Host reconcile.
+        hosts.enqueueAfter(change.key, DEPENDENCY_BATCH_MS);
         break;
       }
     }

@@ -230,6 +230,8 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
   // Placement is recorded before anything happens on the host, so a restart
   // at any point finds the VM where it may have been defined.
   setCond(w, ConditionType.Scheduled, true, 'Scheduled', `placed on ${result.host}`);
+  // Written with the placement, so the pass that starts the VM has nothing more to write.
+  w.status.interfaces = toAgentSpec(vm, w.uid, object.metadata.generation ?? 0).nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
   w.status.host = result.host;
   w.placements.set(w.uid, result.host);
   setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
