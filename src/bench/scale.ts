@@ -621,7 +621,8 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
         if (leaseTaken === undefined && (await leaseHolder()) === standby.identity) leaseTaken = Date.now();
         if (leaseTaken !== undefined && allReconciled === undefined) {
           const text = await metricsOf(standby);
-          const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine"');
+          // Successful passes only: a pass that asks to come back later (a host link still forming) has not caught up.
+          const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine",result="success"');
           const depth = samplesByLabel(text, 'workqueue_depth', 'name')['virtualmachine'] ?? 0;
           if (reconciled >= vmsNow && depth === 0) allReconciled = Date.now();
         }

@@ -14,7 +14,7 @@ import { hostReconciler } from './host.js';
 import { managerReconciler } from './manager.js';
 import { migrationReconciler } from './migration.js';
 import { storageDomainReconciler } from './storagedomain.js';
-import { DEFAULT_HOST_START_CONCURRENCY, virtualMachineReconciler } from './virtualmachine.js';
+import { DEFAULT_HOST_START_CONCURRENCY, DEFAULT_START_CONCURRENCY, virtualMachineReconciler } from './virtualmachine.js';
 import { BackgroundStarts } from './vm/start.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import type { OperatorContext } from './context.js';
@@ -99,6 +99,8 @@ export interface ControllerSetupOptions {
   vmWorkers?: number;
   /** Concurrent disk create + define + start per host (see VirtualMachineReconcilerOptions). */
   hostStartConcurrency?: number;
+  /** Concurrent disk create + define + start on all hosts together (default {@link DEFAULT_START_CONCURRENCY}). */
+  startConcurrency?: number;
   rateLimiter?: () => RateLimiter;
 }
 
@@ -117,7 +119,12 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   const hosts = make('host', hostReconciler(ctx));
   const domains = make('storagedomain', storageDomainReconciler(ctx));
   // VM starts run outside the VM workers, bounded per host; each one's end reconciles its VM again.
-  const starts = new BackgroundStarts(new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY), true);
+  const starts = new BackgroundStarts(
+    new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY),
+    true,
+    undefined,
+    new KeyedSemaphore(options.startConcurrency ?? DEFAULT_START_CONCURRENCY),
+  );
   const vms = make('virtualmachine', virtualMachineReconciler(ctx, { starts }), options.vmWorkers ?? options.maxConcurrentReconciles);
   starts.wake = (key) => vms.enqueue(key);
   const migrations = make('virtualmachinemigration', migrationReconciler(ctx));

@@ -86,6 +86,9 @@ export interface VirtualMachineReconcilerOptions {
 /** Default of {@link VirtualMachineReconcilerOptions.hostStartConcurrency}. */
 export const DEFAULT_HOST_START_CONCURRENCY = 4;
 
+/** Default bound of the starts on all hosts together (the operator's `--start-concurrency`). */
+export const DEFAULT_START_CONCURRENCY = 32;
+
 /** The VirtualMachine reconciler. */
 export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualMachineReconcilerOptions = {}): Reconciler {
   const placements = new Map<string, string>();

@@ -47,6 +47,8 @@ export interface OperatorOptions {
   vmWorkers: number;
   /** Concurrent disk create + define + start per host; more VMs wait in the operator. */
   hostStartConcurrency: number;
+  /** Concurrent disk create + define + start on all hosts together (they share storage). */
+  startConcurrency: number;
   /** First retry delay of a failing reconcile, ms (client-go: 5 ms). */
   backoffBaseMs: number;
   /** Longest retry delay, ms (client-go: 1000 s). */
@@ -85,6 +87,7 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   maxConcurrentReconciles: 4,
   vmWorkers: 16,
   hostStartConcurrency: 4,
+  startConcurrency: 32,
   backoffBaseMs: 5,
   backoffMaxMs: 1_000_000,
   shutdownTimeoutMs: 30_000,
@@ -179,6 +182,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
           maxConcurrentReconciles: options.maxConcurrentReconciles,
           vmWorkers: options.vmWorkers,
           hostStartConcurrency: options.hostStartConcurrency,
+          startConcurrency: options.startConcurrency,
           rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
         });
         for (const c of controllers) c.start();

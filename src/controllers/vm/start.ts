@@ -20,6 +20,9 @@ import type { OperatorContext } from '../context.js';
 import { diskVolumes, type DiskVolume, toAgentSpec } from './agent-spec.js';
 import { setCond, setPhase, type Work } from './work.js';
 
+/** The one key of {@link BackgroundStarts.total}. */
+const ALL = 'all';
+
 type Client = NonNullable<ReturnType<OperatorContext['agents']['client']>>;
 
 /** What a start that ran in the background found out, kept until the VM's next reconcile. */
@@ -56,12 +59,23 @@ export class BackgroundStarts {
    *   callers that run one reconcile at a time and look at its result, like
    *   the reconciler unit tests); true needs {@link wake} to reach the controller.
    * @param wake enqueues a VM key (set once the controller exists).
+   * @param total bounds the starts of all hosts together (its one key is
+   *   {@link ALL}): the hosts share storage (every disk create is a
+   *   qemu-img on it), and without a bound a burst of 2,000 VMs put 400
+   *   creates on it at once until they passed the agent timeout.
    */
   constructor(
     readonly slots: KeyedSemaphore,
     readonly inBackground = false,
     public wake: (vmKey: string) => void = () => undefined,
+    readonly total?: KeyedSemaphore,
   ) {}
+
+  /** Runs `fn` holding one of `hostKey`'s slots, then one of the total (in that order: a busy host never holds a total slot idle). */
+  run<T>(hostKey: string, fn: () => Promise<T>): Promise<T> {
+    const total = this.total;
+    return this.slots.run(hostKey, total ? () => total.run(ALL, fn) : fn);
+  }
 
   /** True while a start of VM `uid` runs or waits for a slot. */
   busy(uid: string): boolean {
@@ -77,8 +91,7 @@ export class BackgroundStarts {
   launch(uid: string, hostKey: string, vmKey: string, work: () => Promise<StartOutcome>): void {
     if (this.inflight.has(uid)) return;
     this.inflight.set(uid, hostKey);
-    void this.slots
-      .run(hostKey, work)
+    void this.run(hostKey, work)
       .then((outcome) => {
         this.outcomes.set(uid, outcome);
         if (outcome.info) this.noteStarted(uid, outcome.host);
@@ -173,7 +186,7 @@ export async function start(w: Work, host: string, client: Client, spec: ReturnT
   const disks = diskVolumes(w.vm, uid);
   const created = new Set((w.status.disks ?? []).filter((d) => d.created).map((d) => d.name));
   const restarting = isRestart(w);
-  const info = await w.starts.slots.run(objectKey(object.metadata.namespace, host), () =>
+  const info = await w.starts.run(objectKey(object.metadata.namespace, host), () =>
     agentStart(client, uid, spec, disks, created, () => {
       w.status.disks = createdDisks(disks);
       setPhase(w, 'Starting', false, 'Starting', `starting on ${host}`);

@@ -22,7 +22,7 @@ async function settle(): Promise<void> {
 }
 
 /** One host h1, a background-start reconciler whose wake records the keys it enqueues. */
-async function setup(slots = 4): Promise<{ reconcile: (name: string) => Promise<unknown>; woken: string[]; starts: BackgroundStarts; release: () => void }> {
+async function setup(slots = 4, total?: number): Promise<{ reconcile: (name: string) => Promise<unknown>; woken: string[]; starts: BackgroundStarts; release: () => void }> {
   env = await startEnv();
   await env.client.create(Resources.Manager, managerObj('m', NS));
   await env.client.create(Resources.Host, hostObj('h1', NS));
@@ -30,7 +30,7 @@ async function setup(slots = 4): Promise<{ reconcile: (name: string) => Promise<
   env.agents.connect(`${NS}/h1`);
   await settle();
   const woken: string[] = [];
-  const starts = new BackgroundStarts(new KeyedSemaphore(slots), true, (k) => woken.push(k));
+  const starts = new BackgroundStarts(new KeyedSemaphore(slots), true, (k) => woken.push(k), total === undefined ? undefined : new KeyedSemaphore(total));
   const reconciler = virtualMachineReconciler(env.ctx, { starts });
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
@@ -117,6 +117,21 @@ describe('VM starts in the background (the controller wiring)', () => {
     // Every reconcile returned; five starts wait for the host, two of them at the agent.
     expect(starts.size).toBe(5);
     expect(starts.slots.usage(`${NS}/h1`)).toEqual({ active: 2, waiting: 3 });
+    release();
+    await waitFor(() => starts.size === 0);
+    for (const n of names) await reconcile(n);
+    expect(names.map((n) => vmStatus(n).phase)).toEqual(names.map(() => 'Running'));
+  });
+
+  it('bounds the starts of all hosts together (they share storage)', async () => {
+    const { reconcile, starts, release } = await setup(4, 1);
+    const names = ['v1', 'v2', 'v3'];
+    for (const n of names) await env.client.create(Resources.VirtualMachine, vmObj(n, NS, {}, { finalizers: [FINALIZER] }));
+    for (const n of names) await reconcile(n);
+    await waitFor(() => starts.total?.usage('all').active === 1);
+    expect(starts.total?.usage('all')).toEqual({ active: 1, waiting: 2 });
+    // Only one reached the agent: the others wait in the operator, not in agent requests.
+    expect(env.agents.verbs().filter((v) => v.endsWith('defineVm'))).toHaveLength(1);
     release();
     await waitFor(() => starts.size === 0);
     for (const n of names) await reconcile(n);
