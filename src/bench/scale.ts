@@ -70,6 +70,8 @@ export interface ScaleOptions {
   operatorArgs?: string[];
   /** Write the operator's V8 CPU profile (`--cpu-prof`) here when it stops. */
   cpuProfileDir?: string;
+  /** Extra Node.js flags of the operator processes (experiments, e.g. heap settings). */
+  operatorNodeArgs?: string[];
   /** Copy the operator and fleet logs here before cleaning up. */
   keepLogsDir?: string;
 }
@@ -323,7 +325,7 @@ export async function runScale(repoRoot: string, options: ScaleOptions, log: (m:
       latencyScale: options.latencyScale,
       managerSpec: { availability: { heartbeatIntervalSeconds: options.heartbeatIntervalSeconds } },
       ...(options.operatorArgs ? { operatorArgs: options.operatorArgs } : {}),
-      ...(options.cpuProfileDir ? { operatorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] } : {}),
+      operatorNodeArgs: [...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.operatorNodeArgs ?? [])],
     },
     log,
   );

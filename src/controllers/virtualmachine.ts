@@ -108,10 +108,15 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
     if (!vm) return;
     // Going on right after adding the finalizer saves a trip through the work
     // queue; status is written by server-side apply, which needs no fresh resourceVersion.
-    await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    // A new VM's finalizer and placement writes go out together (one API round trip
+    // less per VM); nothing reaches a host before the finalizer is in place (Work.finalizer).
+    const finalizer = ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    finalizer.catch(() => undefined); // awaited below; this only keeps an early return from leaving it unobserved
+    const previous = (object.status ?? {}) as VirtualMachineStatus;
+    const fresh = previous.host === undefined && previous.failover === undefined && !placements.has(uid);
+    if (!fresh) await finalizer;
     // A start in flight owns the VM until it ends; its end enqueues the VM again.
     if (starts.busy(uid)) return;
-    const previous = (object.status ?? {}) as VirtualMachineStatus;
     const w: Work = {
       ctx,
       starts,
@@ -122,10 +127,12 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
       uid,
       previous,
       status: { ...structuredClone(previous), observedGeneration: object.metadata.generation, domainUUID: object.metadata.uid },
+      finalizer,
     };
     let result: ReconcileResult | void;
     try {
       result = await converge(w);
+      await finalizer;
     } catch (error) {
       if (error instanceof AgentApiError && error.status >= 400 && error.status < 500) {
         // The agent refused: say why, and try again later rather than hammering it.
@@ -238,13 +245,14 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
   w.status.host = result.host;
   w.placements.set(w.uid, result.host);
   setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
-  await commit(w);
+  await Promise.all([commit(w), w.finalizer]);
   return onHost(w, want, result.host);
 }
 
 /** The VM is placed on `host`: make the domain there match what the strategy wants. */
 async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promise<ReconcileResult | void> {
   const { ctx, object, vm, uid } = w;
+  await w.finalizer;
   const namespace = object.metadata.namespace;
   const hostKey = objectKey(namespace, host);
   const hostObject = ctx.informers.hosts.get(hostKey);
@@ -360,6 +368,7 @@ async function stop(w: Work, host: string, client: NonNullable<ReturnType<Operat
  */
 async function removeStaleDefinitions(w: Work, holders: string[], running: string): Promise<string[]> {
   const { ctx, object, uid } = w;
+  await w.finalizer;
   const namespace = object.metadata.namespace;
   const removed: string[] = [];
   for (const h of holders) {
