@@ -108,13 +108,10 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
     if (!vm) return;
     // Going on right after adding the finalizer saves a trip through the work
     // queue; status is written by server-side apply, which needs no fresh resourceVersion.
-    // A new VM's finalizer and placement writes go out together (one API round trip
-    // less per VM); nothing reaches a host before the finalizer is in place (Work.finalizer).
-    const finalizer = ensureFinalizer(ctx, Resources.VirtualMachine, object);
-    finalizer.catch(() => undefined); // awaited below; this only keeps an early return from leaving it unobserved
+    // (Not in parallel with the placement write: the finalizer write carries the
+    // object's resourceVersion, and a status write landing first made it conflict.)
+    await ensureFinalizer(ctx, Resources.VirtualMachine, object);
     const previous = (object.status ?? {}) as VirtualMachineStatus;
-    const fresh = previous.host === undefined && previous.failover === undefined && !placements.has(uid);
-    if (!fresh) await finalizer;
     // A start in flight owns the VM until it ends; its end enqueues the VM again.
     if (starts.busy(uid)) return;
     const w: Work = {
@@ -127,12 +124,10 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
       uid,
       previous,
       status: { ...structuredClone(previous), observedGeneration: object.metadata.generation, domainUUID: object.metadata.uid },
-      finalizer,
     };
     let result: ReconcileResult | void;
     try {
       result = await converge(w);
-      await finalizer;
     } catch (error) {
       if (error instanceof AgentApiError && error.status >= 400 && error.status < 500) {
         // The agent refused: say why, and try again later rather than hammering it.
@@ -245,14 +240,13 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
   w.status.host = result.host;
   w.placements.set(w.uid, result.host);
   setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
-  await Promise.all([commit(w), w.finalizer]);
+  await commit(w);
   return onHost(w, want, result.host);
 }
 
 /** The VM is placed on `host`: make the domain there match what the strategy wants. */
 async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promise<ReconcileResult | void> {
   const { ctx, object, vm, uid } = w;
-  await w.finalizer;
   const namespace = object.metadata.namespace;
   const hostKey = objectKey(namespace, host);
   const hostObject = ctx.informers.hosts.get(hostKey);
@@ -368,7 +362,6 @@ async function stop(w: Work, host: string, client: NonNullable<ReturnType<Operat
  */
 async function removeStaleDefinitions(w: Work, holders: string[], running: string): Promise<string[]> {
   const { ctx, object, uid } = w;
-  await w.finalizer;
   const namespace = object.metadata.namespace;
   const removed: string[] = [];
   for (const h of holders) {

@@ -45,6 +45,8 @@ export interface OperatorOptions {
   maxConcurrentReconciles: number;
   /** Workers of the VirtualMachine controller (its reconciles wait on agents). */
   vmWorkers: number;
+  /** Workers of the Host controller (each heartbeat is a Host reconcile). */
+  hostWorkers: number;
   /** Concurrent disk create + define + start per host; more VMs wait in the operator. */
   hostStartConcurrency: number;
   /** Concurrent disk create + define + start on all hosts together (they share storage). */
@@ -85,7 +87,8 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
-  vmWorkers: 16,
+  vmWorkers: 32,
+  hostWorkers: 16,
   hostStartConcurrency: 4,
   startConcurrency: 32,
   backoffBaseMs: 5,
@@ -181,6 +184,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
           vmWorkers: options.vmWorkers,
+          hostWorkers: options.hostWorkers,
           hostStartConcurrency: options.hostStartConcurrency,
           startConcurrency: options.startConcurrency,
           rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),

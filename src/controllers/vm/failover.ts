@@ -148,7 +148,6 @@ function blocked(w: Work, host: string, reason: string, message: string): Reconc
  */
 export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: string): Promise<ReconcileResult | void> {
   const { ctx, object, vm, uid } = w;
-  await w.finalizer;
   const namespace = object.metadata.namespace;
   const from = silentHost(ctx, namespace, fromHost);
   const settings = managerSettings(ctx, namespace);

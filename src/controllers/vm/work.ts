@@ -24,12 +24,6 @@ export interface Work {
   uid: string;
   previous: VirtualMachineStatus;
   status: VirtualMachineStatus;
-  /**
-   * The finalizer write of this pass (resolved at once when it was there).
-   * Awaited before any agent call: a domain may only exist while the
-   * finalizer guarantees its cleanup.
-   */
-  finalizer: Promise<unknown>;
 }
 
 export function setPhase(w: Work, phase: VMPhase, ready: boolean, reason: string, message: string): void {
