@@ -13,7 +13,7 @@
  * Ready means "the VM is in the state its runStrategy asks for".
  */
 import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
-import type { KubeObject } from '../kube/types.js';
+import { ApiError, type KubeObject } from '../kube/types.js';
 import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../api/index.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
@@ -110,7 +110,14 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
     // queue; status is written by server-side apply, which needs no fresh resourceVersion.
     // (Not in parallel with the placement write: the finalizer write carries the
     // object's resourceVersion, and a status write landing first made it conflict.)
-    await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    try {
+      await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    } catch (error) {
+      // The cache is behind our own finalizer write (it carries the resourceVersion): its
+      // update event is on the way. Not an error (which backs off and logs a stack per VM).
+      if (error instanceof ApiError && error.code === 409) return { requeueAfter: 500 };
+      throw error;
+    }
     const previous = (object.status ?? {}) as VirtualMachineStatus;
     // A start in flight owns the VM until it ends; its end enqueues the VM again.
     if (starts.busy(uid)) return;
