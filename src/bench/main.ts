@@ -153,3 +153,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Everything is written and the test beds are stopped; a sampler or watch a scenario
+// left behind when its operator exited must not keep the process (and the bench lock).
+process.exit(process.exitCode ?? 0);
