@@ -55,7 +55,7 @@ RUN apt-get update \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin drover
 WORKDIR /app
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2
+    NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
 # Owned by root and read-only to the process: it cannot rewrite its own code.
 COPY --from=deps /src/package.json ./package.json
 COPY --from=deps /src/node_modules ./node_modules

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
       'scale-scenarios': { type: 'string' },
       // Write the operator's CPU profile (node --cpu-prof) into this directory.
       'scale-cpu-prof': { type: 'string' },
+      // Extra Node.js flags of the operator (an experiment, stored under .drover/).
+      'operator-node-arg': { type: 'string', multiple: true },
     },
   });
   const resultsDir = join(repoRoot, 'docs', 'bench-results');
@@ -137,12 +139,14 @@ async function main(): Promise<void> {
         scenarios: scenarios as ScaleScenario[],
         ...(values['operator-arg'] ? { operatorArgs: values['operator-arg'] } : {}),
         ...(cpuProf ? { cpuProfileDir: cpuProf } : {}),
+        ...(values['operator-node-arg'] ? { operatorNodeArgs: values['operator-node-arg'] } : {}),
         ...(values['keep-logs'] ? { keepLogsDir: resolve(values['keep-logs']) } : {}),
       },
       (m) => console.error(m),
     );
     // Experiments (profiled runs, which pay the profiler's cost; extra operator flags; a subset of the scenarios) are kept out of docs/.
-    const experiment = cpuProf !== undefined || (values['operator-arg'] ?? []).length > 0 || scenarios.length !== SCALE_SCENARIOS.length;
+    const experiment =
+      cpuProf !== undefined || (values['operator-arg'] ?? []).length > 0 || (values['operator-node-arg'] ?? []).length > 0 || scenarios.length !== SCALE_SCENARIOS.length;
     const file = experiment
       ? join(repoRoot, '.drover', 'bench-results', `scale-${machine.date.replace(/[:.]/g, '-')}.json`)
       : join(resultsDir, 'scale.json');
@@ -157,3 +161,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Everything is written and the test beds are stopped; a sampler or watch a scenario
+// left behind when its operator exited must not keep the process (and the bench lock).
+process.exit(process.exitCode ?? 0);

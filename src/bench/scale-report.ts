@@ -18,73 +18,87 @@ export function verdict(value: number | null | undefined, target: number, o: { f
 
 /** Why targets were missed, from the runs' findings (keyed by target); shown beside a missed target. */
 export const SCALE_CAUSES: Record<string, string> = {
-  coldStart: 'each VM holds one of 16 VM workers through its agent calls (finding 1)',
-  peakRss: 'native memory outside the JS heap (finding 2)',
+  coldStart: 'the whole stack needs ~0.12–0.17 CPU s per VM and shares 2 cores: ≥ 2 minutes of both cores for 2,000 VMs (finding 1)',
+  peakRss: 'V8 grows the heap of a busy process far past its live ~80–120 MiB; capped at 256 MiB old generation (finding 2)',
   steady: 'see finding 3',
-  churn: 'the per-VM path, on a machine at load 11–13 (finding 4)',
-  failover: 'the Lease cannot change hands before it expires (15 s by default), then a FIFO resync of every VM; 14.7 s with an 8 s Lease (finding 5)',
-  hostLoss: 'HA failover is not in this operator yet (finding 6)',
+  churn: 'not measured at full scale: 20 creates + 20 deletes per second is ~4× what this stack sustains on 2 cores, and under that overload the leader missed its Lease renewal and exited (finding 4)',
+  failover: 'not measured at full scale (the run ended with the leader\'s exit in the churn); at 200 VMs 29–30 s, of which the 15 s Lease expiry alone is 19–21 s (finding 5)',
+  hostLoss: 'not measured at full scale (the run ended before it; finding 6)',
 };
 
 /** What the runs showed (written from the runs and the profile, docs/profiles.md). */
-export const SCALE_FINDINGS = `### Findings (two stored runs of 2026-11-26 at 10 hosts / 200 VMs, 04:05 and 04:44 UTC, load average 9–14 on 2 cores, plus experiments; the full scale is for a quiet machine)
+export const SCALE_FINDINGS = `### Findings (session 4, 2026-11-26: full-size runs at 100 hosts / 2,000 VMs, load average 3–7 on the shared 2 cores, plus cold-start-only experiments stored under \`.drover/bench-results/\`)
 
-1. **Cold start: 200 VMs in 51 s and 68 s, and the VM controller's 16 workers will bound it at full scale.** Each VM
-   holds a worker through volume create → define → start → relist: 798 s and 1,055 s of reconcile time for 200 VMs
-   (4–5 s of worker time per VM on this loaded machine; the simulated libvirt latencies alone are ~1.5–2 s),
-   9,126 s and 11,957 s of queue wait, the VM queue ~184 deep throughout. So VMs start at 16 / (worker time per VM) whatever the number of hosts: at
-   2,000 VMs that is ≥ 4 minutes even at the 2 s floor, against the 60 s target. More workers did not help *here*,
-   where all processes share 2 cores with other work: \`--vm-workers=64\` took 59.8 s (load 14; 7.8 s per reconcile,
-   as 10 hosts × \`--host-start-concurrency\` 4 = 40 start slots and the CPU were the limit), and
-   with \`--vm-workers=200\` the leader's Lease renewal timed out (1.5 s per attempt) ~15 s into the cold start, past
-   its 10 s renew deadline, so the operator exited (a second such run survived, at load 11–15, and took 63 s:
-   17 s per reconcile). The fix belongs in the controllers: give the worker back while the
-   agent works (requeue on the agent's lifecycle event; the per-host semaphore already bounds each host), and keep
-   leader election from starving under load — docs/profiles.md, item 1. Operator CPU: 5.9 and 8.5 s for 200
-   VMs (30–42 ms per VM; 8.5–9.3 API requests per VM, of which 457–553 Host and 153–178 Manager status writes could
-   be coalesced).
-   **And this machine cannot do 2,000 in 60 s anyway:** a cold-start-only run at 20 hosts / 400 VMs (load 7–10) took
-   70 s (2.7 s of worker time per VM; operator 15.6 CPU s = 39 ms per VM; peak RSS 212 MiB), and the whole stack used
-   66 CPU s for it — API server 28.8, agents 16.8, operator 15.6, etcd 4.8 — 0.165 CPU s per VM: ~330 CPU s for
-   2,000 VMs, so ≥ 165 s on 2 cores even with nothing else running. The target needs the controller fix *and* more cores.
-2. **Peak RSS 238 and 245 MiB with 200 VMs** (the second run's peak came during the churn). In the first run's
-   steady state (RSS 240 MiB): 57 MiB file-backed (the node
-   binary's pages), the V8 heap 61 MiB (52 MiB used, client-node's module source and code included), and ~120 MiB of
-   other anonymous memory outside the JS heap (malloc: OpenSSL, HTTP buffers, arenas). It varies between identical cold starts: 234 and 182 MiB in the stored runs,
-   165 MiB in a cold-start-only rerun, 173 MiB with \`MALLOC_ARENA_MAX=2\` (no clear effect, N = 1). 212 MiB at 400 VMs. At 2,000 VMs the informer caches grow by ~10× (~20–40 MiB of JS
-   heap), so the 300 MiB target is at risk at full scale; the quiet-machine run will tell.
-3. **Steady state meets the target:** over 120 s only Host heartbeat status writes (0.96 and 0.98 per host per 5 s
-   interval; 230 and 236 of a budget of 240), no other write to Drover's kinds and no Events; the rest is the Lease renewals (every 2 s)
-   and the API server's own endpoints.
-4. **Churn p95 5.65 s in the first run (load 11), 2.90 s in the second (load 10)** at 2 creates + 2 deletes per
-   second (the issue's 20/s scaled to 10 hosts), with the VM queue never deeper than 5 (and 0): the time is the
-   per-VM path, not queueing. The simulated agents' measured libvirt latencies
-   are ~1.5–2 s of it (start 907 ms, a 180 ms get around define and start, the 155 ms relist, qemu-img create);
-   the rest is the operator's sequential writes (finalizer, Starting, Running, Events) through an API server sharing
-   2 cores at load 10–13. Delete → gone p95 4.0 and 1.8 s. At 20/s on 100 hosts the rate is 5× what 16 workers
-   drained in the cold start (finding 1), so expect a backlog there.
-5. **Leader failover: caught up 29.9 s and 29.3 s after the SIGKILL.** The standby took the Lease after 21.3 s and
-   19.2 s (the first run polled the Lease with kubectl, the second with a GET) — by design not before the 15 s lease
-   expires (client-go's defaults: it sees the last renewal up to a 2 s retry late, then retries every 2 s; slower here
-   under load) — then every Host heartbeat was written again (23.1 / 21.0 s), all 201 VMs reconciled (28.9 / 29.3 s),
-   and the VM created right after the kill was Running (29.9 / 29.2 s; queued behind the resync, FIFO). With
-   \`--lease-duration=8s --renew-deadline=6s --retry-period=1s\` (an experiment, cold start + failover only, load 6–10)
-   the Lease changed hands after 8.6 s and the new leader had caught up after 14.7 s (heartbeats 10.0 s, all VMs
-   13.5 s, the new VM 14.7 s), and the leader kept its Lease through the cold start. So the 20 s target is a matter
-   of the operator's default Lease timings (client-go's) plus ~6 s of resync at this size; at 2,000 VMs the resync
-   grows (201 no-op reconciles took ~5 s here), so new work queued behind it is what to watch.
-6. **Host loss: not restarted.** HA failover (restart elsewhere with proof: fencing or a free storage lease) is not
-   in this operator yet; the lost Host went NonResponsive after 59.6 / 58.2 s (\`nonResponsiveAfterSeconds\` 60) and its 21
-   HA VMs stayed \`Unknown\` on it for the 150 s the benchmark waited. The Manager has its default availability
-   timings and the simulated hosts have no power management, so a restart has to come from the storage-lease path
-   (\`leaseFailoverAfterSeconds\`, 10 s) or after fencing is possible. The scenario (power-off of the simulated
-   hypervisor, its agent stopped, each VM timed until Running on another host, conditions recorded) is ready for it.
-7. **What was fixed on the way** (docs/profiles.md): every agent call opened a new TLS connection (Node's https.Agent
-   pools requests that bring their own \`checkServerIdentity\` apart) — fixed in the AgentClient: operator CPU for
-   the cold start 16.1 → 11.3 s under the profiler, fleet 11.9 → 8.7 s; client-node read the kubeconfig's CA file on
-   every request — read once now; the informer can now answer by UID and by index, for the quadratic scans the
-   controllers still do.
+1. **Cold start: 2,000 VMs on 100 hosts in 183–268 s — the CPU of this 2-core machine bounds it now, not the controllers.**
+   Session 3's VM controller held one of its 16 workers per VM through volume create → define → start (~2–5 s of
+   agent calls), so VMs started at 16 per that time whatever the number of hosts (40 hosts / 800 VMs: 231.6 s, the VM
+   queue 784 deep throughout; docs/profiles.md). Now a start runs outside the workers, bounded per host
+   (\`--host-start-concurrency\` 4) and in all (\`--start-concurrency\` 32: the hosts share storage — without that bound
+   the first 2,000-VM run put 400 \`qemu-img create\`s on it at once, every one passed the agent's 15 s timeout and the
+   cold start stalled at 159 Running); the start's end wakes the VM, whose next pass writes Running from the start's
+   answer. With placement in one pass over the VMs, informer indexes instead of scans, coalesced Host and Manager
+   writes, no Event for the passing \`Starting\` phase and parsed objects cached, the 800-VM cold start took 100.3 s
+   with half the operator CPU (both profiled), and 2,000 VMs took 183 s in the best run (an experiment at load 3–5),
+   265 and 268 s in the full runs. What is left is CPU: in the 183 s run the stack used 234 CPU s — operator 92.5, API
+   server 79.1, agents 52.1, etcd 10.1, i.e. 0.117 CPU s per VM — so 2,000 VMs need ≥ 117 s of *both* cores with
+   nothing else running (the benchmark's own watch and once-a-second /metrics scrape, and the other work on this
+   machine, come on top; the full runs used 0.15–0.17 CPU s per VM). The deep VM queue is the symptom: each VM's first
+   pass waits on two API writes (finalizer, then placement — sent in parallel the finalizer write, which carries the
+   resourceVersion, conflicted) through an API server with no idle CPU: ~1.3 s per pass with 32 workers instead of
+   ~0.1 s unloaded. The 60 s target needs ≥ 4 cores of this speed for the whole stack; the operator's own share
+   (46–75 ms per VM) alone is 1.5–2.5 cores for 60 s.
+2. **Peak RSS: the heap of a busy operator, not its live data.** Uncapped (V8 sizes the old generation from this
+   machine's 24 GiB), a 2,000-VM cold start swung between 80 and 360 MiB of heap *used* while the live heap was
+   ~80–120 MiB, and the RSS reached 573 MiB — over the deployment's own 256Mi limit. Operator processes (dev, bench,
+   image) now run with \`--max-old-space-size=256\`: peak RSS 347 MiB in this run. Tighter caps trade CPU and
+   safety for it: 192 MiB gave 333 MiB (and the fastest cold start, 183 s); 160 MiB gave 301 MiB but cost 167 CPU s
+   for the cold start, and in the next full run the leader stopped renewing its Lease 45 s into the cold start and
+   exited (collections near the limit are the likely cause; not proven). The rest of the RSS is outside the heap
+   (~75–180 MiB: the node binary, client-node's compiled code, TLS and HTTP buffers). So the 300 MiB target is missed
+   by ~50 MiB at 2,000 VMs with a safe heap margin; it needs a smaller live set (client-node's modules are ~45 MiB of
+   it) or a 256Mi-limited pod's own heap sizing, which the benchmark does not emulate.
+3. **Steady state meets the target:** over 600 s only Host heartbeat status writes (0.93 and 0.95 per host per 5 s interval in the two full runs that got there: 11,105 and 11,434 of a budget of 12,000), no other write to
+   Drover's kinds and no Events; the rest is the Lease renewals (every 2 s) and the API server's own endpoints. A
+   Host status change of only its heartbeat time and usage is now written at most once per heartbeat interval (every
+   agent event moved the link's heartbeat time: 3,408 Host writes in the 800-VM cold start before, 766 after).
+   Keeping 100 hosts' heartbeats costs the operator ~0.2 cores (121 CPU s in 600 s: ~19 Host reconciles and writes
+   a second).
+4. **Churn (20 creates + 20 deletes per second for 60 s) overloads this machine, and the leader does not survive it.**
+   In both full-size runs that reached the churn the leader's Lease renewal (a GET and a PUT) timed out after
+   4.6–5.1 s within 10–30 s of the churn's start, the 10 s renew deadline passed and the operator exited, as client-go
+   operators do; for ~15 s before, its /metrics did not answer within 2 s either, so the operator itself was starved
+   (heap normal: 80–120 MiB used; load average 4–6). The cold start shows what the stack sustains here: 7.5–11 VMs
+   started per second with ~5 operator writes each; the churn asks for 20 starts *and* 20 deletions per second, about
+   4× that. The missing piece is load shedding: a bound on the operator's own API write rate (client-go's QPS/burst
+   limiter has no counterpart in Drover's client yet) so that overload becomes a longer queue instead of a starved
+   process, and a renewal that cannot be starved (its own connection; the API server's \`leader-election\` priority
+   level through a FlowSchema — tried once, no effect established, that run also saw 429s on the first lists, so it
+   was taken out again). At 10 hosts / 200 VMs (session 3, 2 + 2 per second) churn p95 was 2.9–5.7 s.
+5. **Leader failover: not measured at 2,000 VMs** (the runs ended with the leader's exit in the churn). At 200 VMs
+   (session 3) the new leader had caught up 29.3–29.9 s after the SIGKILL, 19.2–21.3 s of it waiting for the Lease:
+   with client-go's defaults (lease 15 s, retry 2 s) the standby sees the last renewal up to a retry late and retries
+   every 2 s, so the 20 s target is not reachable with the default Lease whatever the catch-up takes (with an 8 s Lease:
+   caught up after 14.7 s). Two things changed for the catch-up: a new leader no longer marks placed VMs \`Unknown\`
+   while its links to the hosts are still forming (that was a status write and an Event per VM, and back), and the
+   benchmark now counts only *successful* VM passes as "reconciled" (a pass that asks to come back later, a link
+   still forming, has not caught up).
+6. **Host loss: not measured at 2,000 VMs** (the run ended before it). HA restart is in the operator since session 3:
+   the test-bed benchmark (HA failover section) restarts a killed host's HA VM elsewhere in 20.6 s p50 with the
+   storage lease as proof; the scale scenario powers off a simulated hypervisor, whose disk locks are released.
+7. **What else was found and fixed on the way** (docs/profiles.md): every agent call opened a new TLS connection
+   (session 3); the bench's 1 Hz /metrics scrape made per-VM exposition 13 % of the operator's busy time at 800 VMs
+   (label escaping and the label check made cheaper: −74 %); a new leader marked every placed VM \`Unknown\` while its
+   links to the hosts were still forming (now it waits for the link's first list, for 30 s at most after taking the
+   Lease); a finalizer write that conflicts because the cache is behind the operator's own write is a quiet requeue,
+   not an error with a stack trace and backoff (179 in one cold start). The first full-size run (stored in the
+   history below) lost its leader in the churn; the second in the cold start (160 MiB heap cap); a bench process
+   whose operator exited does not end by itself (it held the bench lock until killed).
 `;
+
+/** Why a scenario has no figures: not asked for, or the run ended (the operator exited) before it. */
+function absentBecause(r: R): string {
+  return (r['operator']?.exited ?? []).length > 0 ? 'no figure: the operator exited before or during it' : 'not run';
+}
 
 function rows(counts: Record<string, number> | undefined): string {
   return Object.entries(counts ?? {})
@@ -119,13 +133,13 @@ export function renderScale(r: R): string {
     st ? `| steady state: other writes to Drover's kinds and Events | ${st.otherDroverWrites} | ${t.steadyOtherWrites} | ${verdict(st.otherDroverWrites, t.steadyOtherWrites, { fullScale, cause: SCALE_CAUSES['steady'] })} |` : '',
     ch
       ? `| churn: ${ch.perSecond} creates + ${ch.perSecond} deletes per second for ${ch.seconds} s, apply → Running p95 | ${sec(ch.applyToRunningMs.p95)} | ≤ ${sec(t.churnApplyToRunningP95Ms)} | ${verdict(ch.notRunning > 0 ? null : ch.applyToRunningMs.p95, t.churnApplyToRunningP95Ms, { fullScale, cause: SCALE_CAUSES['churn'], missingMeans: `${ch.notRunning} created VMs never ran` })} |`
-      : '| churn | not run | | |',
+      : `| churn | ${absentBecause(r)} | ≤ ${sec(t.churnApplyToRunningP95Ms)} | **missed**: ${SCALE_CAUSES['churn']} |`,
     f
       ? `| leader failover: SIGKILL of the leader → new leader caught up | ${v(f.caughtUpSeconds, ' s')} | ≤ ${t.failoverCaughtUpSeconds} s | ${verdict(f.caughtUpSeconds, t.failoverCaughtUpSeconds, { fullScale, cause: SCALE_CAUSES['failover'], missingMeans: `not caught up within ${f.timeoutSeconds} s` })} |`
-      : '| leader failover | not run | | |',
+      : `| leader failover | ${absentBecause(r)} | ≤ ${t.failoverCaughtUpSeconds} s | **missed**: ${SCALE_CAUSES['failover']} |`,
     hl
       ? `| host loss: ${hl.vmsOnHost} HA VMs of ${hl.host} Running on other hosts | ${hl.allRestartedSeconds === null ? `${hl.restarted}/${hl.vmsOnHost} restarted within ${hl.timeoutSeconds} s` : `${hl.allRestartedSeconds} s`} | (oVirt 60–140 s, Proxmox ~120 s) | ${hl.allRestartedSeconds === null ? `**missed**: ${SCALE_CAUSES['hostLoss']}` : `${(hl.allRestartedSeconds / 140).toFixed(2)}–${(hl.allRestartedSeconds / 60).toFixed(2)} × oVirt's`} |`
-      : '| host loss | not run | | |',
+      : `| host loss | ${absentBecause(r)} | (oVirt 60–140 s, Proxmox ~120 s) | ${SCALE_CAUSES['hostLoss']} |`,
   ].filter(Boolean);
 
   const queue = (q: Record<string, { max: number; p95: number; mean: number; samples: number }> | undefined) =>

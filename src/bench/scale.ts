@@ -70,6 +70,8 @@ export interface ScaleOptions {
   operatorArgs?: string[];
   /** Write the operator's V8 CPU profile (`--cpu-prof`) here when it stops. */
   cpuProfileDir?: string;
+  /** Extra Node.js flags of the operator processes (experiments, e.g. heap settings). */
+  operatorNodeArgs?: string[];
   /** Copy the operator and fleet logs here before cleaning up. */
   keepLogsDir?: string;
 }
@@ -323,7 +325,7 @@ export async function runScale(repoRoot: string, options: ScaleOptions, log: (m:
       latencyScale: options.latencyScale,
       managerSpec: { availability: { heartbeatIntervalSeconds: options.heartbeatIntervalSeconds } },
       ...(options.operatorArgs ? { operatorArgs: options.operatorArgs } : {}),
-      ...(options.cpuProfileDir ? { operatorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] } : {}),
+      operatorNodeArgs: [...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.operatorNodeArgs ?? [])],
     },
     log,
   );
@@ -621,7 +623,8 @@ async function measure(env: ScaleEnv, options: ScaleOptions, log: (m: string) =>
         if (leaseTaken === undefined && (await leaseHolder()) === standby.identity) leaseTaken = Date.now();
         if (leaseTaken !== undefined && allReconciled === undefined) {
           const text = await metricsOf(standby);
-          const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine"');
+          // Successful passes only: a pass that asks to come back later (a host link still forming) has not caught up.
+          const reconciled = sumSamples(text, 'controller_runtime_reconcile_total', 'controller="virtualmachine",result="success"');
           const depth = samplesByLabel(text, 'workqueue_depth', 'name')['virtualmachine'] ?? 0;
           if (reconciled >= vmsNow && depth === 0) allReconciled = Date.now();
         }

@@ -21,6 +21,7 @@ import { connectivity } from './host/connectivity.js';
 import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
 import { reconcileFencing } from './host/fence.js';
 import { managerSettings } from './namespace.js';
+import { StatusCoalescer } from './coalesce.js';
 
 
 /** Facts the link reports, in Host status form. */
@@ -78,12 +79,17 @@ function unreachableDomains(ctx: OperatorContext, object: KubeObject, connected:
     .sort();
 }
 
+/** Host status fields that move with every heartbeat or domain event: written at most once per heartbeat interval. */
+const HEARTBEAT_FIELDS = ['lastHeartbeatTime', 'usage'] as const;
+
 /** The Host reconciler. */
 export function hostReconciler(ctx: OperatorContext): Reconciler {
+  const coalescer = new StatusCoalescer();
   return async (key) => {
     const object = ctx.informers.hosts.get(key);
     if (!object) {
       ctx.agents.forget(key);
+      coalescer.forget(key);
       return;
     }
     const namespace = object.metadata.namespace;
@@ -201,7 +207,13 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
 
     status.phase = phase;
     status.conditions = withReady(ctx, object, status.conditions, ...ready);
-    if ((await writeStatusIfChanged(ctx.client, Resources.Host, object, status)) && previous.phase !== phase) {
+    // Every agent event moves the link's heartbeat time: a change of only that (and usage) waits for the heartbeat interval.
+    const nowMs = now.getTime();
+    const hold = coalescer.holdBack(key, previous, status, HEARTBEAT_FIELDS, settings.availability.heartbeatIntervalSeconds * 1000, nowMs);
+    if (hold > 0) return { requeueAfter: Math.min(hold, result?.requeueAfter ?? Infinity) };
+    const wrote = await writeStatusIfChanged(ctx.client, Resources.Host, object, status);
+    if (wrote) coalescer.wrote(key, nowMs);
+    if (wrote && previous.phase !== phase) {
       const warning = phase === 'NonResponsive' || phase === 'NonOperational' || phase === 'Error';
       ctx.events.event(object, warning ? 'Warning' : 'Normal', phase, `Host is ${phase}: ${ready[2]}`);
     }

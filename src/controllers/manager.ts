@@ -31,6 +31,7 @@ import {
   type Observation,
   type Verdict,
 } from './manager/hosted-engine.js';
+import { StatusCoalescer } from './coalesce.js';
 
 /** Hosts needed for VM high availability. */
 export const MIN_HA_HOSTS = 2;
@@ -92,16 +93,22 @@ export function availabilityConditions(s: Summary): { storage: [boolean, string,
   return { storage, ha };
 }
 
+/** Summary counts that move with every VM: written at most this often (conditions at once). */
+const COUNTS_INTERVAL_MS = 2_000;
+const COUNT_FIELDS = ['hosts', 'storageDomains', 'virtualMachines'] as const;
+
 /** The Manager reconciler. */
 export function managerReconciler(ctx: OperatorContext): Reconciler {
   // The last look at each Manager's hosted-engine metadata: reconciles caused
   // by host and VM changes (many in a burst) reuse it instead of calling an
   // agent each time; the periodic requeue and spec changes look again.
   const looks = new Map<string, { at: number; generation: number | undefined; observation: Observation }>();
+  const coalescer = new StatusCoalescer();
   return async (key): Promise<ReconcileResult | void> => {
     const object = ctx.informers.managers.get(key);
     if (!object) {
       looks.delete(key);
+      coalescer.forget(key);
       return;
     }
     const manager = await validateOrReport(ctx, Resources.Manager, object, managerObject);
@@ -183,7 +190,10 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
       );
       status.conditions = conditions;
     }
+    const hold = coalescer.holdBack(key, previous, status, COUNT_FIELDS, COUNTS_INTERVAL_MS, now.getTime());
+    if (hold > 0) return { requeueAfter: requeueAfter !== undefined ? Math.min(hold, requeueAfter) : hold };
     if (await writeStatusIfChanged(ctx.client, Resources.Manager, object, status)) {
+      coalescer.wrote(key, now.getTime());
       const wasHA = previous.conditions?.find((c) => c.type === ConditionType.HighlyAvailable)?.status;
       if (wasHA !== undefined && wasHA !== (ha[0] ? 'True' : 'False')) {
         ctx.events.event(object, ha[0] ? 'Normal' : 'Warning', ha[1], `HighlyAvailable is now ${ha[0]}: ${ha[2]}`);

@@ -16,9 +16,20 @@ export function namespaceManager(managers: KubeObject[]): KubeObject | undefined
 
 /** The spec of the namespace's Manager among `managers` (defaults when there is no valid one). */
 export function settingsOf(managers: KubeObject[]): ManagerSpec {
-  const parsed = managerSpec.safeParse(namespaceManager(managers)?.spec ?? {});
-  return parsed.success ? parsed.data : managerSpec.parse({});
+  const manager = namespaceManager(managers);
+  const spec = manager?.spec ?? NO_SPEC;
+  // Every Host and VM pass asks; the Manager's spec object changes only when the Manager does.
+  const cached = settingsBySpec.get(spec);
+  if (cached) return cached;
+  const parsed = managerSpec.safeParse(spec);
+  const settings = parsed.success ? parsed.data : managerSpec.parse({});
+  settingsBySpec.set(spec, settings);
+  return settings;
 }
+
+const NO_SPEC = {};
+/** Parsed settings by Manager spec object (informer objects are replaced, never changed). Read only. */
+const settingsBySpec = new WeakMap<object, ManagerSpec>();
 
 /** The Manager spec that governs `namespace` (defaults when no valid Manager exists). */
 export function managerSettings(ctx: OperatorContext, namespace: string | undefined): ManagerSpec {

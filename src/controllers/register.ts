@@ -14,8 +14,11 @@ import { hostReconciler } from './host.js';
 import { managerReconciler } from './manager.js';
 import { migrationReconciler } from './migration.js';
 import { storageDomainReconciler } from './storagedomain.js';
-import { virtualMachineReconciler } from './virtualmachine.js';
+import { DEFAULT_HOST_START_CONCURRENCY, DEFAULT_START_CONCURRENCY, virtualMachineReconciler } from './virtualmachine.js';
+import { BackgroundStarts } from './vm/start.js';
+import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import type { OperatorContext } from './context.js';
+import { addVmIndexes, VMS_BY_HOST, VMS_UNPLACED } from './indexes.js';
 
 /** True when an update matters to the object's own reconciler: anything but its status. */
 export function specOrMetadataChanged(oldObject: KubeObject, newObject: KubeObject): boolean {
@@ -56,15 +59,22 @@ function watchOwn(informer: Informer, controller: Controller): void {
   });
 }
 
-/** Enqueues `targets(o)` whenever a dependency changes in a way `relevant` says matters. */
+/**
+ * Enqueues `targets(o)` whenever a dependency changes in a way `relevant` says matters;
+ * with `delayMs`, after that delay, so a burst of changes costs one reconcile.
+ */
 function watchRelated(
   informer: Informer,
   controller: Controller,
   targets: (o: KubeObject) => string[],
   relevant: (oldO: KubeObject, newO: KubeObject) => boolean = () => true,
+  delayMs = 0,
 ): void {
   const enqueue = (o: KubeObject) => {
-    for (const key of targets(o)) controller.enqueue(key);
+    for (const key of targets(o)) {
+      if (delayMs > 0) controller.enqueueAfter(key, delayMs);
+      else controller.enqueue(key);
+    }
   };
   informer.addHandlers({
     onAdd: enqueue,
@@ -75,6 +85,9 @@ function watchRelated(
   });
 }
 
+/** Delay that batches reconciles caused by many dependents changing at once (VM events → Manager, Host). */
+const DEPENDENCY_BATCH_MS = 1_000;
+
 /** Options shared by every controller. */
 export interface ControllerSetupOptions {
   metrics?: ControllerMetricsProvider;
@@ -84,8 +97,16 @@ export interface ControllerSetupOptions {
    * VM reconciles wait on agents for seconds, so they get their own, larger pool.
    */
   vmWorkers?: number;
+  /**
+   * Workers of the Host controller (default: maxConcurrentReconciles). Every
+   * heartbeat is a Host reconcile and a status write: 100 hosts at 5 s are 20 a
+   * second, more than 4 workers keep up with when the API server answers slowly.
+   */
+  hostWorkers?: number;
   /** Concurrent disk create + define + start per host (see VirtualMachineReconcilerOptions). */
   hostStartConcurrency?: number;
+  /** Concurrent disk create + define + start on all hosts together (default {@link DEFAULT_START_CONCURRENCY}). */
+  startConcurrency?: number;
   rateLimiter?: () => RateLimiter;
 }
 
@@ -101,13 +122,17 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
       rateLimiter: options.rateLimiter?.(),
     });
   const managers = make('manager', managerReconciler(ctx));
-  const hosts = make('host', hostReconciler(ctx));
+  const hosts = make('host', hostReconciler(ctx), options.hostWorkers ?? options.maxConcurrentReconciles);
   const domains = make('storagedomain', storageDomainReconciler(ctx));
-  const vms = make(
-    'virtualmachine',
-    virtualMachineReconciler(ctx, options.hostStartConcurrency !== undefined ? { hostStartConcurrency: options.hostStartConcurrency } : {}),
-    options.vmWorkers ?? options.maxConcurrentReconciles,
+  // VM starts run outside the VM workers, bounded per host; each one's end reconciles its VM again.
+  const starts = new BackgroundStarts(
+    new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY),
+    true,
+    undefined,
+    new KeyedSemaphore(options.startConcurrency ?? DEFAULT_START_CONCURRENCY),
   );
+  const vms = make('virtualmachine', virtualMachineReconciler(ctx, { starts }), options.vmWorkers ?? options.maxConcurrentReconciles);
+  starts.wake = (key) => vms.enqueue(key);
   const migrations = make('virtualmachinemigration', migrationReconciler(ctx));
   const { informers } = ctx;
 
@@ -118,9 +143,10 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   watchOwn(informers.managers, managers);
   // Managers summarise everything in their namespace.
   watchRelated(informers.hosts, managers, (o) => keysIn(informers.managers, o.metadata.namespace), hostStateChanged);
-  for (const dependency of [informers.storageDomains, informers.virtualMachines]) {
-    watchRelated(dependency, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged);
-  }
+  watchRelated(informers.storageDomains, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged);
+  // Every VM status change moves the summary's counts: one reconcile per second at most, not one per VM
+  // (each summary scans every VM, so per-VM reconciles made a cold start quadratic).
+  watchRelated(informers.virtualMachines, managers, (o) => keysIn(informers.managers, o.metadata.namespace), statusChanged, DEPENDENCY_BATCH_MS);
   // A Manager's settings (heartbeats, timeouts) apply to its Hosts.
   watchRelated(informers.managers, hosts, (o) => keysIn(informers.hosts, o.metadata.namespace), specOrMetadataChanged);
 
@@ -148,13 +174,14 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
 
   watchOwn(informers.virtualMachines, vms);
   // Host changes can make unscheduled VMs schedulable.
-  const unplaced = (v: KubeObject) => !['Running', 'Migrating', 'Paused'].includes((v.status as { phase?: string } | undefined)?.phase ?? '');
-  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), hostStateChanged);
+  addVmIndexes(informers.virtualMachines);
+  const unplacedKeys = (namespace: string | undefined) => informers.virtualMachines.byIndex(VMS_UNPLACED, namespace ?? '').map(objectKey);
+  watchRelated(informers.hosts, vms, (o) => unplacedKeys(o.metadata.namespace), hostStateChanged);
   // VMs placed on a host react to its phase (Unknown when it stops answering, rescheduling on maintenance).
-  watchRelated(informers.hosts, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, (v) => (v.status as { host?: string } | undefined)?.host === o.metadata.name), hostStateChanged);
+  watchRelated(informers.hosts, vms, (o) => informers.virtualMachines.byIndex(VMS_BY_HOST, objectKey(o)).map(objectKey), hostStateChanged);
   // A migration's progress decides the VM's phase and, at the end, its host.
   watchRelated(informers.migrations, vms, (o) => [keyOf(o.metadata.namespace, (o.spec as { vmName?: string } | undefined)?.vmName ?? '')].filter((k) => !k.endsWith('/')), statusChanged);
-  watchRelated(informers.managers, vms, (o) => keysIn(informers.virtualMachines, o.metadata.namespace, unplaced), specOrMetadataChanged);
+  watchRelated(informers.managers, vms, (o) => unplacedKeys(o.metadata.namespace), specOrMetadataChanged);
 
   watchOwn(informers.migrations, migrations);
   watchRelated(
@@ -167,8 +194,10 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
   watchRelated(informers.migrations, migrations, (o) => keysIn(informers.migrations, o.metadata.namespace, (m) => (m.status as { phase?: string } | undefined)?.phase === 'Pending'), statusChanged);
 
   // What the agents report: heartbeats and storage to Hosts (and domains), domain lifecycle to VMs.
-  const vmKeyByUid = (namespace: string | undefined, uid: string) =>
-    informers.virtualMachines.list(namespace).find((v) => v.metadata.uid === uid);
+  const vmKeyByUid = (namespace: string | undefined, uid: string) => {
+    const vm = informers.virtualMachines.getByUid(uid);
+    return vm && vm.metadata.namespace === namespace ? vm : undefined;
+  };
   const unsubscribe = ctx.agents.onChange((change) => {
     const { namespace } = splitKey(change.key);
     switch (change.kind) {
@@ -186,7 +215,9 @@ export function createControllers(ctx: OperatorContext, options: ControllerSetup
         if (vm && change.kind === 'migration') {
           for (const k of keysIn(informers.migrations, namespace, (m) => (m.spec as { vmName?: string }).vmName === vm.metadata.name)) migrations.enqueue(k);
         }
-        hosts.enqueue(change.key);
+        // A draining host's progress follows its domains (a burst of domain events costs one
+        // Host reconcile); otherwise the Host learns its VM count from the next heartbeat.
+        if ((informers.hosts.get(change.key)?.spec as { maintenance?: boolean } | undefined)?.maintenance) hosts.enqueueAfter(change.key, DEPENDENCY_BATCH_MS);
         break;
       }
     }

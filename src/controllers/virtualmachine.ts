@@ -13,7 +13,7 @@
  * Ready means "the VM is in the state its runStrategy asks for".
  */
 import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
-import type { KubeObject } from '../kube/types.js';
+import { ApiError, type KubeObject } from '../kube/types.js';
 import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../api/index.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
@@ -30,7 +30,7 @@ import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
 import { failOver, runsOnAnsweringHost } from './vm/failover.js';
 import { isStorageErrorPause, storageErrorPause } from './vm/storage-error.js';
-import { start } from './vm/start.js';
+import { applyStartOutcome, BackgroundStarts, start, startInBackground } from './vm/start.js';
 import { commit, dropCond, setCond, setPhase, type Work } from './vm/work.js';
 
 /** Retry delay after the agent refused a request (4xx): the spec or the host must change first. */
@@ -39,6 +39,8 @@ const REFUSED_RETRY_MS = 30_000;
 const POLL_MS = 2_000;
 /** Re-check delay of a VM no host can take. */
 const PENDING_RETRY_MS = 30_000;
+/** How long a start's answer outweighs a domain list that does not show the domain running yet. */
+const START_CONFIRM_MS = 15_000;
 
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
@@ -71,29 +73,54 @@ export interface VirtualMachineReconcilerOptions {
    * others wait in the operator, holding no agent connection.
    */
   hostStartConcurrency?: number;
+  /**
+   * The VM starts and their per-host slots (default: a new set with
+   * {@link hostStartConcurrency} slots per host, awaited in the reconcile).
+   * The controller wiring passes one that runs starts in the background and
+   * sets its `wake` to the controller's enqueue, so a finished start
+   * reconciles the VM again.
+   */
+  starts?: BackgroundStarts;
 }
 
 /** Default of {@link VirtualMachineReconcilerOptions.hostStartConcurrency}. */
 export const DEFAULT_HOST_START_CONCURRENCY = 4;
 
+/** Default bound of the starts on all hosts together (the operator's `--start-concurrency`). */
+export const DEFAULT_START_CONCURRENCY = 32;
+
 /** The VirtualMachine reconciler. */
 export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualMachineReconcilerOptions = {}): Reconciler {
   const placements = new Map<string, string>();
   const failoverNotBefore = new Map<string, number>();
-  const starts = new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY);
+  const starts = options.starts ?? new BackgroundStarts(new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY));
   return async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
     if (!object) return;
+    const uid = object.metadata.uid ?? '';
     if (isDeleting(object)) {
-      placements.delete(object.metadata.uid ?? '');
-      return deleteVirtualMachine(ctx, object);
+      // A start still running could define the domain after the deletion looked: wait for its end (which wakes the VM).
+      if (starts.busy(uid)) return;
+      placements.delete(uid);
+      return deleteVirtualMachine(ctx, object, starts);
     }
     const vm = await validateOrReport(ctx, Resources.VirtualMachine, object, virtualMachineObject);
     if (!vm) return;
     // Going on right after adding the finalizer saves a trip through the work
     // queue; status is written by server-side apply, which needs no fresh resourceVersion.
-    await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    // (Not in parallel with the placement write: the finalizer write carries the
+    // object's resourceVersion, and a status write landing first made it conflict.)
+    try {
+      await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+    } catch (error) {
+      // The cache is behind our own finalizer write (it carries the resourceVersion): its
+      // update event is on the way. Not an error (which backs off and logs a stack per VM).
+      if (error instanceof ApiError && error.code === 409) return { requeueAfter: 500 };
+      throw error;
+    }
     const previous = (object.status ?? {}) as VirtualMachineStatus;
+    // A start in flight owns the VM until it ends; its end enqueues the VM again.
+    if (starts.busy(uid)) return;
     const w: Work = {
       ctx,
       starts,
@@ -101,7 +128,7 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
       failoverNotBefore,
       object,
       vm,
-      uid: object.metadata.uid ?? '',
+      uid,
       previous,
       status: { ...structuredClone(previous), observedGeneration: object.metadata.generation, domainUUID: object.metadata.uid },
     };
@@ -142,6 +169,12 @@ async function converge(w: Work): Promise<ReconcileResult | void> {
     return;
   }
   delete w.status.migration;
+
+  // A new leader's link to the VM's host is still forming (its first connection and
+  // list have not happened): that is no silence. Without this, a leader that just took
+  // over marked every placed VM Unknown and then Running again (two writes and two
+  // Events per VM); the link's first list enqueues the VM.
+  if (linkForming(ctx, namespace, w.status.host)) return { requeueAfter: POLL_MS };
 
   // Where does the domain actually exist? The agents' lists are the truth;
   // a placement this process made but the cache doesn't show yet counts too.
@@ -209,6 +242,8 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
   // Placement is recorded before anything happens on the host, so a restart
   // at any point finds the VM where it may have been defined.
   setCond(w, ConditionType.Scheduled, true, 'Scheduled', `placed on ${result.host}`);
+  // Written with the placement, so the pass that starts the VM has nothing more to write.
+  w.status.interfaces = toAgentSpec(vm, w.uid, object.metadata.generation ?? 0).nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
   w.status.host = result.host;
   w.placements.set(w.uid, result.host);
   setPhase(w, 'Starting', false, 'Starting', `starting on ${result.host}`);
@@ -242,6 +277,16 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
   w.status.interfaces = spec.nics?.map((n) => ({ name: n.name, macAddress: n.mac, bridge: n.bridge }));
 
   const running = domain !== undefined && isActive(domain);
+  // A start that ran in the background: write what it answered (throws its error).
+  const outcome = w.starts.take(uid);
+  const started = outcome !== undefined && applyStartOutcome(w, host, outcome);
+  if (running) w.starts.confirmed(uid);
+  else {
+    // Just started here, and the link has not seen it run yet (its lifecycle
+    // event is on the way): the start's answer stands; a stale list is no stop.
+    const left = w.starts.unconfirmedFor(uid, host, START_CONFIRM_MS);
+    if (started || left > 0) return { requeueAfter: Math.max(left, 1_000) };
+  }
   if (domain !== undefined && !w.status.disks) {
     // The domain exists, so its volumes do (a pass that created them may have failed before writing status).
     w.status.disks = diskVolumes(vm, uid).map((d) => ({ name: d.name, storageDomain: d.storageDomain, volume: d.volume, created: true }));
@@ -301,7 +346,7 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
     setPhase(w, 'Pending', false, 'Rescheduling', `host ${host} cannot run it (${hostSpec?.maintenance ? 'maintenance' : hostPhase}); finding another host`);
     return { requeue: true };
   }
-  return start(w, host, client, spec, desiredHash);
+  return w.starts.inBackground ? startInBackground(w, host, client, spec, desiredHash) : start(w, host, client, spec, desiredHash);
 }
 
 /** Stops the domain (ACPI, then power off after the grace period). */
@@ -339,6 +384,18 @@ async function removeStaleDefinitions(w: Work, holders: string[], running: strin
     ctx.events.event(object, 'Normal', 'StaleDefinitionRemoved', `removed the VM's old definition on ${h} (it runs on ${running})`);
   }
   return removed;
+}
+
+/** How long after taking leadership a host link that never connected yet counts as forming, not silent. */
+const LINK_FORMING_GRACE_MS = 30_000;
+
+/** True while the link to `host` is being set up for the first time since this replica leads. */
+function linkForming(ctx: OperatorContext, namespace: string | undefined, host: string | undefined): boolean {
+  if (host === undefined || ctx.now().getTime() - ctx.leaderSince.getTime() > LINK_FORMING_GRACE_MS) return false;
+  const key = objectKey(namespace, host);
+  if (!ctx.informers.hosts.get(key)) return false;
+  const link = ctx.agents.link(key);
+  return link === undefined || (link.state === 'Connecting' && link.lastError === undefined && link.vms === undefined);
 }
 
 /** True when `host` was fenced (confirmed powered off) after `since` (RFC 3339). */

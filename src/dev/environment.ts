@@ -75,9 +75,17 @@ export async function operatorKubeconfig(state: ControlPlaneState, path: string,
 /**
  * V8 flags for operator processes (also set in the image): a 2 MiB young
  * generation keeps the idle RSS near the floor client-node's module size sets
- * (see docs/benchmarks.md) at a small CPU cost.
+ * (see docs/benchmarks.md) at a small CPU cost; a 256 MiB old generation
+ * makes V8 collect instead of growing (160 MiB was too close to the live
+ * heap: GC near the limit stalled the process until a Lease renewal missed
+ * its deadline). Uncapped on this 24 GiB machine, the
+ * heap of a 2,000-VM cold start swung between 80 and 360 MiB used (live:
+ * ~80–115 MiB) and the RSS reached 573 MiB, over the deployment's 256Mi
+ * limit; capped, the same cold start was faster (less memory to walk).
+ * Raise it with the fleet (and the pod's memory limit): the live heap was
+ * ~80–115 MiB at 2,000 VMs, ~45 MiB of it client-node's modules at any size.
  */
-export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=2'];
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=256'];
 
 /** Starts one operator process from dist/; returns its pid and health port. */
 export async function startOperatorProcess(

@@ -45,8 +45,12 @@ export interface OperatorOptions {
   maxConcurrentReconciles: number;
   /** Workers of the VirtualMachine controller (its reconciles wait on agents). */
   vmWorkers: number;
+  /** Workers of the Host controller (each heartbeat is a Host reconcile). */
+  hostWorkers: number;
   /** Concurrent disk create + define + start per host; more VMs wait in the operator. */
   hostStartConcurrency: number;
+  /** Concurrent disk create + define + start on all hosts together (they share storage). */
+  startConcurrency: number;
   /** First retry delay of a failing reconcile, ms (client-go: 5 ms). */
   backoffBaseMs: number;
   /** Longest retry delay, ms (client-go: 1000 s). */
@@ -83,8 +87,10 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
-  vmWorkers: 16,
+  vmWorkers: 32,
+  hostWorkers: 16,
   hostStartConcurrency: 4,
+  startConcurrency: 32,
   backoffBaseMs: 5,
   backoffMaxMs: 1_000_000,
   shutdownTimeoutMs: 30_000,
@@ -178,7 +184,9 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
           metrics: runtimeMetrics,
           maxConcurrentReconciles: options.maxConcurrentReconciles,
           vmWorkers: options.vmWorkers,
+          hostWorkers: options.hostWorkers,
           hostStartConcurrency: options.hostStartConcurrency,
+          startConcurrency: options.startConcurrency,
           rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
         });
         for (const c of controllers) c.start();

@@ -92,7 +92,8 @@ abstract class Metric<L extends string, S> implements Collector {
       if (typeof v !== 'string') throw new Error(`metric ${this.name}: missing label ${n}`);
       return v;
     });
-    const extra = Object.keys(labels).filter((k) => !(this.labelNames as readonly string[]).includes(k));
+    // Every label name is present (checked above), so more keys than names means unknown ones.
+    const extra = Object.keys(labels).length === this.labelNames.length ? [] : Object.keys(labels).filter((k) => !(this.labelNames as readonly string[]).includes(k));
     if (extra.length > 0) throw new Error(`metric ${this.name}: unknown labels ${extra.join(', ')}`);
     // NUL cannot occur in sane label values, so it makes an unambiguous key.
     const key = values.join('\u0000');

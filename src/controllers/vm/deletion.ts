@@ -14,9 +14,12 @@ import { writeStatusIfChanged } from '../../operator/status.js';
 import { removeFinalizer, withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
 import { activeMigrationFor } from './migrations.js';
+import type { BackgroundStarts } from './start.js';
 import { whereabouts } from './whereabouts.js';
 
 const WAIT_MS = 5_000;
+/** How long after a start a domain list that lacks the domain is not believed (as in the VM reconciler). */
+const START_CONFIRM_MS = 15_000;
 
 /** Ignores "already gone" answers of idempotent deletes. */
 async function gone<T>(call: Promise<T>): Promise<void> {
@@ -29,7 +32,7 @@ async function gone<T>(call: Promise<T>): Promise<void> {
 }
 
 /** The deletion branch of the VM reconciler. */
-export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObject): Promise<ReconcileResult | void> {
+export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObject, starts?: BackgroundStarts): Promise<ReconcileResult | void> {
   // A copy: disks are marked deleted one by one, never in the informer cache itself.
   const status = structuredClone((object.status ?? {}) as VirtualMachineStatus);
   const namespace = object.metadata.namespace;
@@ -43,6 +46,16 @@ export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObj
   // Every host that has (or may have) the domain: its placement, its migrations' ends, and any host listing it.
   const vmName = object.metadata.name;
   const where = whereabouts(ctx, namespace, vmName, uid, status.host);
+  // Started a moment ago, and the host's list does not show it yet: look again rather than let a running domain go.
+  const justStarted = starts?.unconfirmedHost(uid, START_CONFIRM_MS);
+  if (justStarted !== undefined) {
+    if (!where.holders.includes(justStarted)) {
+      void ctx.agents.refresh(objectKey(namespace, justStarted));
+      return { requeueAfter: 500 };
+    }
+    // Listed now: from here on the list is the truth (and the removal below is seen in it).
+    starts?.confirmed(uid);
+  }
   const unsure = where.unsure.filter((h) => ctx.informers.hosts.get(objectKey(namespace, h)));
   if (unsure.length > 0) return waiting(`waiting for ${unsure.join(', ')} to answer so the domain can be removed`);
   const grace = Math.min((object.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 60, MAX_STOP_TIMEOUT_SECONDS);
@@ -80,4 +93,5 @@ export async function deleteVirtualMachine(ctx: OperatorContext, object: KubeObj
     }
   }
   await removeFinalizer(ctx, Resources.VirtualMachine, object);
+  starts?.forget(uid);
 }

@@ -6,15 +6,15 @@ import { setCondition, type Condition, type VirtualMachine, type VirtualMachineS
 import type { KubeObject } from '../../kube/types.js';
 import { Resources } from '../../operator/resources.js';
 import { writeStatusIfChanged } from '../../operator/status.js';
-import type { KeyedSemaphore } from '../../runtime/keyed-semaphore.js';
 import { withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
+import type { BackgroundStarts } from './start.js';
 
 /** The state a reconcile works on and finally writes. */
 export interface Work {
   ctx: OperatorContext;
-  /** Bounds the concurrent starts per host (key: the Host's namespace/name). */
-  starts: KeyedSemaphore;
+  /** Starts run outside the workers, bounded per host (key: the Host's namespace/name). */
+  starts: BackgroundStarts;
   /** VM UID → host this reconciler placed it on (outlives a cache that lags behind the placement write). */
   placements: Map<string, string>;
   /** VM UID → earliest next failover attempt (ms), after a start elsewhere was refused on the lease. */
@@ -43,10 +43,14 @@ export function dropCond(w: Work, type: string): void {
   w.status.conditions = w.status.conditions?.filter((c: Condition) => c.type !== type);
 }
 
-/** Writes status; records an event when the phase changed. */
+/**
+ * Writes status; records an event when the phase changed, except to the
+ * passing `Starting` (the Running or failure that follows says more, and at
+ * 2,000 VMs it was 2,000 Event writes of a cold start's ~17,000 requests).
+ */
 export async function commit(w: Work): Promise<void> {
   const wrote = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
-  if (wrote && w.previous.phase !== w.status.phase && w.status.phase) {
+  if (wrote && w.previous.phase !== w.status.phase && w.status.phase && w.status.phase !== 'Starting') {
     const where = w.status.host ? ` on ${w.status.host}` : '';
     w.ctx.events.event(w.object, w.status.phase === 'Failed' ? 'Warning' : 'Normal', w.status.phase, `VM is ${w.status.phase}${where}`);
   }

@@ -57,7 +57,15 @@ describe('renderScale', () => {
     expect(text).toContain('smaller than the issue');
     expect(text).toContain('**missed**: 120/200 Running when the benchmark stopped (the operator exited)');
     expect(text).toContain('Operator processes that ended during the run: the operator scale-operator-1 exited');
-    expect(text).toContain('| churn | not run | | |');
-    expect(text).toContain('| host loss | not run | | |');
+    // The scenarios after it have no figure because the operator exited, and the table says so.
+    expect(text).toMatch(/\| churn \| no figure: the operator exited before or during it \| ≤ 5\.00 s \| \*\*missed\*\*/);
+    expect(text).toMatch(/\| host loss \| no figure: the operator exited before or during it \|/);
+  });
+
+  it('says "not run" for scenarios left out of a run whose operator did not exit', () => {
+    const { churn: _c, hostLoss: _h, ...rest } = base as Record<string, unknown>;
+    const text = renderScale({ ...rest, operator: { ...base.operator, exited: [] } });
+    expect(text).toMatch(/\| churn \| not run \|/);
+    expect(text).toMatch(/\| host loss \| not run \|/);
   });
 });
