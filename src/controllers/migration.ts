@@ -23,7 +23,7 @@ import type { OperatorContext } from './context.js';
 import { notMigratable } from './host/drain.js';
 import { errorMessage } from '../runtime/errors.js';
 import { linkKnowsVms, managerSettings } from './namespace.js';
-import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
+import { hostedEngineReservation, hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 
 /** How often a running migration's progress is read. */
 const PROGRESS_POLL_MS = 1_000;
@@ -206,10 +206,10 @@ function pickTarget(
     if (requested === source) return { ok: false, fatal: true, message: `spec.targetHost ${requested} is the host the VM already runs on` };
     const target = hosts.find((h) => h.metadata.name === requested);
     if (!target) return { ok: false, fatal: true, message: `spec.targetHost ${requested} is not a Host in this namespace` };
-    const r = schedule(vmRequest(vm), hostViews([target], others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+    const r = schedule(vmRequest(vm), hostViews([target], others, undefined, hostedEngineReservation(ctx.informers.managers.list(namespace))), schedulingPolicy(ctx.informers.managers.list(namespace)));
     return r.ok ? { ok: true, host: r.host } : { ok: false, fatal: false, message: `target ${requested} cannot take the VM now: ${r.rejected[requested] ?? r.message}` };
   }
-  const r = schedule(vmRequest(vm), hostViews(hosts, others), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  const r = schedule(vmRequest(vm), hostViews(hosts, others, undefined, hostedEngineReservation(ctx.informers.managers.list(namespace))), schedulingPolicy(ctx.informers.managers.list(namespace)));
   return r.ok ? { ok: true, host: r.host } : { ok: false, fatal: false, message: r.message };
 }
 

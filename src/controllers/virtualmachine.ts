@@ -24,7 +24,7 @@ import { ensureFinalizer, isDeleting, validateOrReport } from './common.js';
 import type { OperatorContext } from './context.js';
 import { linkKnowsVms } from './namespace.js';
 import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
-import { hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
+import { hostedEngineReservation, hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 import { activeMigrationFor } from './vm/migrations.js';
 import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
@@ -232,7 +232,7 @@ async function place(w: Work, want: boolean | 'unmanaged'): Promise<ReconcileRes
     return;
   }
   const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== object.metadata.uid);
-  const result = schedule(vmRequest(vm), hostViews(ctx.informers.hosts.list(namespace), others, w.placements), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  const result = schedule(vmRequest(vm), hostViews(ctx.informers.hosts.list(namespace), others, w.placements, hostedEngineReservation(ctx.informers.managers.list(namespace))), schedulingPolicy(ctx.informers.managers.list(namespace)));
   if (!result.ok) {
     setCond(w, ConditionType.Scheduled, false, Reason.NoHostAvailable, result.message);
     setPhase(w, 'Pending', false, Reason.NoHostAvailable, result.message);

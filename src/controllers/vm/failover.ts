@@ -27,7 +27,7 @@ import { schedule } from '../../scheduler/scheduler.js';
 import type { OperatorContext } from '../context.js';
 import { linkKnowsVms, managerSettings } from '../namespace.js';
 import { runtimeSpecHash, toAgentSpec } from './agent-spec.js';
-import { hostViews, schedulingPolicy, vmRequest } from './placement.js';
+import { hostedEngineReservation, hostViews, schedulingPolicy, vmRequest } from './placement.js';
 import { start } from './start.js';
 import { commit, dropCond, setCond, setPhase, type Work } from './work.js';
 
@@ -125,7 +125,7 @@ function chooseTarget(ctx: OperatorContext, w: Work, from: SilentHost, proof: 'F
     return leases?.manager === from.leaseManager && leases?.lockspace === from.leaseLockspace;
   });
   const others = ctx.informers.virtualMachines.list(namespace).filter((v) => v.metadata.uid !== w.uid);
-  const result = schedule(vmRequest(w.vm), hostViews(hosts, others, w.placements), schedulingPolicy(ctx.informers.managers.list(namespace)));
+  const result = schedule(vmRequest(w.vm), hostViews(hosts, others, w.placements, hostedEngineReservation(ctx.informers.managers.list(namespace))), schedulingPolicy(ctx.informers.managers.list(namespace)));
   if (result.ok) return { host: result.host };
   const reasons = Object.values(result.rejected);
   const storageOnly = reasons.length > 0 && reasons.every((r) => r.includes('storage domain') || r.startsWith('host is '));

@@ -6,7 +6,7 @@
 import { parseQuantity, type HostStatus, type VirtualMachine } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import type { HostView, SchedulingPolicy, VMRequest } from '../../scheduler/scheduler.js';
-import { settingsOf } from '../namespace.js';
+import { namespaceManager, settingsOf } from '../namespace.js';
 
 /** Phases in which a VM placed on a host (status.host) holds no resources there. */
 const NOT_HOLDING = new Set(['Stopped', 'Failed', 'Pending']);
@@ -54,15 +54,22 @@ function held(vm: KubeObject): { memoryBytes: number; vcpus: number } {
  * per-host scan made each placement 200,000 steps, and the cold start's
  * placements quadratic (the profile's top Drover frame at 800 VMs).
  */
-export function hostViews(hosts: KubeObject[], vms: KubeObject[], placedHere: ReadonlyMap<string, string> = new Map()): HostView[] {
-  const committed = new Map<string, { memoryBytes: number; vcpus: number }>();
-  const add = (host: string, h: { memoryBytes: number; vcpus: number }) => {
+export function hostViews(
+  hosts: KubeObject[],
+  vms: KubeObject[],
+  placedHere: ReadonlyMap<string, string> = new Map(),
+  /** Resources held outside VirtualMachines, by host (the self-hosted Manager VM: {@link hostedEngineReservation}). */
+  reserved: ReadonlyMap<string, Held> = new Map(),
+): HostView[] {
+  const committed = new Map<string, Held>();
+  const add = (host: string, h: Held) => {
     const c = committed.get(host);
     if (c) {
       c.memoryBytes += h.memoryBytes;
       c.vcpus += h.vcpus;
     } else committed.set(host, { ...h });
   };
+  for (const [host, h] of reserved) add(host, h);
   for (const vm of vms) {
     const s = vm.status as { host?: string; phase?: string; migration?: { targetHost?: string } } | undefined;
     const pending = s?.host === undefined ? placedHere.get(vm.metadata.uid ?? '') : undefined;
@@ -91,6 +98,25 @@ export function hostViews(hosts: KubeObject[], vms: KubeObject[], placedHere: Re
       storageDomains: new Set((status.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name)),
     };
   });
+}
+
+/** Memory and vCPUs a placed workload holds on a host. */
+export interface Held {
+  memoryBytes: number;
+  vcpus: number;
+}
+
+/**
+ * What the self-hosted Manager VM holds on the node running it: it is not a
+ * VirtualMachine, so without this the scheduler would fill that node as if
+ * the Manager took nothing.
+ */
+export function hostedEngineReservation(managers: KubeObject[]): Map<string, Held> {
+  const manager = namespaceManager(managers);
+  const spec = manager?.spec as { mode?: string; selfHosted?: { vm?: { memory?: string | number; cpu?: { cores?: number } } } } | undefined;
+  const host = (manager?.status as { hostedEngine?: { host?: string } } | undefined)?.hostedEngine?.host;
+  if (spec?.mode !== 'SelfHosted' || host === undefined) return new Map();
+  return new Map([[host, { memoryBytes: memoryOf(spec.selfHosted?.vm), vcpus: spec.selfHosted?.vm?.cpu?.cores ?? 2 }]]);
 }
 
 /** The scheduling policy of the namespace's Manager, or the defaults. */

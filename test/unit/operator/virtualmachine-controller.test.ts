@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Condition, VirtualMachineStatus } from '../../../src/api/index.js';
 import { virtualMachineReconciler } from '../../../src/controllers/virtualmachine.js';
-import { hostViews, schedulingPolicy } from '../../../src/controllers/vm/placement.js';
+import { hostedEngineReservation, hostViews, schedulingPolicy } from '../../../src/controllers/vm/placement.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import { FakeObjectClient } from '../support/fake-client.js';
-import { hostObj, managerObj, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';
+import { hostObj, managerObj, selfHostedSpec, startEnv, upHostStatus, vmObj, type TestEnv } from '../support/operator-context.js';
 
 const GiB = 1024 ** 3;
 const NS = 'prod';
@@ -232,6 +232,17 @@ describe('hostViews and schedulingPolicy', () => {
 
 // Regressions of bugs these tests found.
 describe('placement accounting and policy source', () => {
+  it('hostViews: the self-hosted Manager VM holds its memory and cores on the node running it, and nothing where it does not run', () => {
+    const manager = { ...managerObj('m', NS, selfHostedSpec), status: { hostedEngine: { host: 'b', state: 'Up' } } };
+    const reserved = hostedEngineReservation([manager]);
+    expect([...reserved]).toEqual([['b', { memoryBytes: 512 * 2 ** 20, vcpus: 2 }]]);
+    const views = hostViews([hostObj('a', NS), hostObj('b', NS)], [{ ...vmObj('vm', NS), status: { phase: 'Running', host: 'b' } }], undefined, reserved);
+    expect(views.map((v) => [v.committedMemoryBytes, v.committedVcpus])).toEqual([[0, 0], [GiB + 512 * 2 ** 20, 3]]);
+    // Standalone, or running nowhere: nothing held.
+    expect(hostedEngineReservation([managerObj('m', NS)]).size).toBe(0);
+    expect(hostedEngineReservation([{ ...managerObj('m', NS, selfHostedSpec), status: { hostedEngine: { state: 'Down' } } }]).size).toBe(0);
+  });
+
   it('hostViews: a VM this process just placed counts on its host before the cache shows status.host', () => {
     const placed = { ...vmObj('placed', NS, {}, { uid: 'u-placed' }), status: { phase: 'Pending' } };
     const views = hostViews([hostObj('a', NS), hostObj('b', NS)], [placed], new Map([['u-placed', 'b']]));
