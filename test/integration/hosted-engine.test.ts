@@ -303,8 +303,14 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
         const on = await runningOn();
         return on.length === 1 && on[0] === to && (await healthy());
       }, 500);
-      const s = await statusSettled(to);
+      await statusSettled(to);
+      // The source's own report follows at its next metadata write.
+      const s = await waitUntil(`${from} reporting the VM gone`, 30_000, async () => {
+        const st = await cliStatus();
+        return st.nodes.find((n) => n.name === from)?.engineRunning === false ? st : undefined;
+      }, 500);
       expect(s.nodes.find((n) => n.name === from)).toMatchObject({ engineRunning: false, live: true });
+      expect(s.engineHost).toBe(to);
     } finally {
       await hostExec(byName(from), ['ip', 'route', 'del', 'blackhole', `${gateway}/32`], { check: false });
       expectNoDoubleRun(await watch.stop());
