@@ -18,9 +18,9 @@ import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type 
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
 import { objectKey } from '../runtime/keys.js';
-import { Resources } from '../operator/resources.js';
+import { FINALIZER, Resources } from '../operator/resources.js';
 import { schedule } from '../scheduler/scheduler.js';
-import { ensureFinalizer, isDeleting, validateOrReport } from './common.js';
+import { isDeleting, validateOrReport } from './common.js';
 import type { OperatorContext } from './context.js';
 import { linkKnowsVms } from './namespace.js';
 import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
@@ -41,6 +41,8 @@ const POLL_MS = 2_000;
 const PENDING_RETRY_MS = 30_000;
 /** How long a start's answer outweighs a domain list that does not show the domain running yet. */
 const START_CONFIRM_MS = 15_000;
+/** After a guarded status write found the object changed (409): the watch event is on its way. */
+const STALE_RETRY_MS = 250;
 
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
@@ -107,11 +109,15 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
     const vm = await validateOrReport(ctx, Resources.VirtualMachine, object, virtualMachineObject);
     if (!vm) return;
     // Going on right after adding the finalizer saves a trip through the work
-    // queue; status is written by server-side apply, which needs no fresh resourceVersion.
-    // (Not in parallel with the placement write: the finalizer write carries the
-    // object's resourceVersion, and a status write landing first made it conflict.)
+    // queue; the pass carries on with the finalizer write's resourceVersion,
+    // which its (guarded) status write needs.
+    // (Not in parallel with the placement write: both carry the resourceVersion.)
+    let current = object;
     try {
-      await ensureFinalizer(ctx, Resources.VirtualMachine, object);
+      if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
+        const written = await ctx.client.setFinalizers(Resources.VirtualMachine, object, [...(object.metadata.finalizers ?? []), FINALIZER]);
+        current = { ...object, metadata: { ...object.metadata, finalizers: written.metadata.finalizers, resourceVersion: written.metadata.resourceVersion } };
+      }
     } catch (error) {
       // The cache is behind our own finalizer write (it carries the resourceVersion): its
       // update event is on the way. Not an error (which backs off and logs a stack per VM).
@@ -126,7 +132,7 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
       starts,
       placements,
       failoverNotBefore,
-      object,
+      object: current,
       vm,
       uid,
       previous,
@@ -148,9 +154,16 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
         if (before?.reason !== error.reason) ctx.events.event(object, 'Warning', error.reason, error.message);
         return { requeueAfter: REFUSED_RETRY_MS };
       }
+      if (error instanceof ApiError && error.code === 409) return { requeueAfter: STALE_RETRY_MS };
       throw error;
     }
-    await commit(w);
+    try {
+      await commit(w);
+    } catch (error) {
+      // The cache is behind a write of ours (or a user's edit): look again once it has caught up.
+      if (error instanceof ApiError && error.code === 409) return { requeueAfter: STALE_RETRY_MS };
+      throw error;
+    }
     return result;
   };
 }
@@ -278,7 +291,7 @@ async function onHost(w: Work, want: boolean | 'unmanaged', host: string): Promi
 
   const running = domain !== undefined && isActive(domain);
   // A start that ran in the background: write what it answered (throws its error).
-  const outcome = w.starts.take(uid);
+  const outcome = w.starts.peek(uid);
   const started = outcome !== undefined && applyStartOutcome(w, host, outcome);
   if (running) w.starts.confirmed(uid);
   else {

@@ -88,7 +88,7 @@ export interface ObjectClient {
    * Writes the whole status by server-side apply on the status subresource
    * (the field manager owns exactly the status fields it sets).
    */
-  applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject>;
+  applyStatus(type: ResourceType, object: KubeObject, status: unknown, options?: ApplyStatusOptions): Promise<KubeObject>;
   /** Replaces metadata.finalizers, guarded by the object's resourceVersion. */
   setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject>;
   /** Deletes an object (guarded by its UID); false when it was already gone. */
@@ -98,4 +98,14 @@ export interface ObjectClient {
 /** Records Kubernetes Events about an object. */
 export interface EventRecorder {
   event(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+/** Options of {@link ObjectClient.applyStatus}. */
+export interface ApplyStatusOptions {
+  /**
+   * Send `object`'s resourceVersion as a precondition: the write fails with
+   * 409 when the object changed since it was read, so a pass working from a
+   * cache older than its own last write cannot put an older status back.
+   */
+  guarded?: boolean;
 }

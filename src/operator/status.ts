@@ -34,3 +34,13 @@ export async function writeStatusIfChanged(
   await client.applyStatus(type, object, clean(status));
   return true;
 }
+
+/**
+ * {@link writeStatusIfChanged} with `object`'s resourceVersion as a
+ * precondition (409 when the object changed since it was read). Returns the
+ * written object, or undefined when nothing changed.
+ */
+export async function writeStatusGuarded(client: ObjectClient, type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject | undefined> {
+  if (canonicalJson(clean(object.status)) === canonicalJson(clean(status))) return undefined;
+  return client.applyStatus(type, object, clean(status), { guarded: true });
+}

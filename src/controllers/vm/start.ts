@@ -102,11 +102,19 @@ export class BackgroundStarts {
       });
   }
 
-  /** The outcome of a finished start of `uid`, once (it is removed). */
-  take(uid: string): StartOutcome | undefined {
-    const outcome = this.outcomes.get(uid);
-    this.outcomes.delete(uid);
-    return outcome;
+  /**
+   * The outcome of a finished start of `uid`, kept until {@link settled}:
+   * a pass that reads it may still fail before its status write lands, and
+   * a lost outcome would leave the start's answer (start time, the restart
+   * clearing lastStopReason) unwritten for good.
+   */
+  peek(uid: string): StartOutcome | undefined {
+    return this.outcomes.get(uid);
+  }
+
+  /** `outcome` is in the written status (or was an error, handled): forget it unless a newer one replaced it. */
+  settled(uid: string, outcome: StartOutcome): void {
+    if (this.outcomes.get(uid) === outcome) this.outcomes.delete(uid);
   }
 
   /**
@@ -232,7 +240,12 @@ export function startInBackground(w: Work, host: string, client: Client, spec: R
  */
 export function applyStartOutcome(w: Work, host: string, outcome: StartOutcome): boolean {
   if (outcome.disks) w.status.disks = outcome.disks;
-  if (outcome.error !== undefined) throw outcome.error;
+  if (outcome.error !== undefined) {
+    // Handled by the reconcile's error path (refusal condition or backoff); the next pass starts again.
+    w.starts.settled(w.uid, outcome);
+    throw outcome.error;
+  }
+  w.appliedStart = outcome;
   if (outcome.host !== host || !outcome.info) return false;
   recordStarted(w, host, outcome.info, outcome.hash, outcome.generation, outcome.startTime, outcome.restarting);
   return true;

@@ -5,10 +5,10 @@
 import { setCondition, type Condition, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import { Resources } from '../../operator/resources.js';
-import { writeStatusIfChanged } from '../../operator/status.js';
+import { writeStatusGuarded } from '../../operator/status.js';
 import { withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
-import type { BackgroundStarts } from './start.js';
+import type { BackgroundStarts, StartOutcome } from './start.js';
 
 /** The state a reconcile works on and finally writes. */
 export interface Work {
@@ -24,6 +24,8 @@ export interface Work {
   uid: string;
   previous: VirtualMachineStatus;
   status: VirtualMachineStatus;
+  /** A background start's outcome this pass put into `status`: settled once the status is written. */
+  appliedStart?: StartOutcome;
 }
 
 export function setPhase(w: Work, phase: VMPhase, ready: boolean, reason: string, message: string): void {
@@ -49,13 +51,20 @@ export function dropCond(w: Work, type: string): void {
  * 2,000 VMs it was 2,000 Event writes of a cold start's ~17,000 requests).
  */
 export async function commit(w: Work): Promise<void> {
-  const wrote = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
+  // Guarded: a pass that read the VM from a cache older than an earlier pass's write
+  // (a background start's answer written a moment ago) must not put the older status back.
+  const written = await writeStatusGuarded(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
+  const wrote = written !== undefined;
   if (wrote && w.previous.phase !== w.status.phase && w.status.phase && w.status.phase !== 'Starting') {
     const where = w.status.host ? ` on ${w.status.host}` : '';
     w.ctx.events.event(w.object, w.status.phase === 'Failed' ? 'Warning' : 'Normal', w.status.phase, `VM is ${w.status.phase}${where}`);
   }
-  // The object now carries this status, for a second write within the same reconcile.
-  w.object = { ...w.object, status: structuredClone(w.status) };
+  if (w.appliedStart) {
+    w.starts.settled(w.uid, w.appliedStart);
+    delete w.appliedStart;
+  }
+  // The object now carries this status (and its new resourceVersion), for a second write within the same reconcile.
+  w.object = { ...w.object, ...(written ? { metadata: { ...w.object.metadata, resourceVersion: written.metadata.resourceVersion } } : {}), status: structuredClone(w.status) };
   w.previous = structuredClone(w.status);
 }
 

@@ -78,6 +78,30 @@ describe('VM starts in the background (the controller wiring)', () => {
     expect(env.recorder.events.some((e) => e.reason === 'Crashed')).toBe(false);
   });
 
+  it('a start\'s answer is kept until a status write carries it: the pass that read it failing to write loses nothing', async () => {
+    const { reconcile, woken, release } = await setup();
+    await env.client.create(Resources.VirtualMachine, vmObj('vm', NS, {}, { finalizers: [FINALIZER] }));
+    await reconcile('vm');
+    expect(vmStatus().phase).toBe('Starting');
+    release();
+    await waitFor(() => woken.includes(`${NS}/vm`));
+    // The API server refuses the next status write (a timeout, a 500): the pass fails.
+    const original = env.client.applyStatus.bind(env.client);
+    let refused = 0;
+    env.client.applyStatus = async (...args: Parameters<typeof original>) => {
+      if (refused++ === 0) throw new Error('etcdserver: request timed out');
+      return original(...args);
+    };
+    await expect(reconcile('vm')).rejects.toThrow('request timed out');
+    expect(vmStatus().phase).toBe('Starting');
+    // The retry, with the link showing the domain running by now, still writes the start's answer.
+    env.agents.sync(`${NS}/h1`);
+    await reconcile('vm');
+    expect(vmStatus().phase).toBe('Running');
+    expect(vmStatus().startTime).toEqual(expect.any(String));
+    expect(vmStatus().runningSpecHash).toEqual(expect.any(String));
+  });
+
   it('a failed start is reported by the next pass like an awaited one (refusal: Failed with the reason)', async () => {
     const { reconcile, woken, release } = await setup();
     release();

@@ -185,8 +185,11 @@ export class FakeObjectClient implements ObjectClient {
 
   private statusGate: Promise<void> | undefined;
 
-  async applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject> {
+  async applyStatus(type: ResourceType, object: KubeObject, status: unknown, options: { guarded?: boolean } = {}): Promise<KubeObject> {
     const stored = this.mustGet(type.plural, object);
+    if (options.guarded && object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
+      throw new ApiError(`the object has been modified; please apply your changes to the latest version`, 409);
+    }
     this.calls.applyStatus.push({ plural: type.plural, namespace: object.metadata.namespace, name: object.metadata.name, status: clone(status) });
     if (this.statusGate) await this.statusGate;
     stored.status = clone(status);
