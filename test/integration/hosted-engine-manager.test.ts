@@ -97,11 +97,12 @@ describe('a SelfHosted Manager (operator + agents with the HA role, real libvirt
 
   it('global maintenance set on the Manager reaches every node: killing the VM is not answered; None brings it back', async () => {
     await setMaintenance('Global');
-    const shared = await waitUntil('global maintenance in the shared metadata', 30_000, async () => {
+    // The switch first, then each node's state at its next cycle.
+    const shared = await waitUntil('global maintenance in the shared metadata, every node in GlobalMaintenance', 30_000, async () => {
       const s = await cliStatus();
-      return s.globalMaintenance === true ? s : undefined;
+      return s.globalMaintenance === true && s.nodes.every((n: LooseObject) => n.state === 'GlobalMaintenance') ? s : undefined;
     }, 500);
-    expect(shared.nodes.every((n: LooseObject) => n.state === 'GlobalMaintenance')).toBe(true);
+    expect(shared.nodes).toHaveLength(2);
     const m = await env.waitFor('manager', env.manager, (o: LooseObject) => o.status?.hostedEngine?.maintenance === 'Global' && conditionOf(o, 'HostedEngineMaintenanceApplied')?.status === 'True', 30_000) as LooseObject;
     expect(conditionOf(m, 'HostedEngineHighlyAvailable')).toMatchObject({ status: 'False', reason: 'GlobalMaintenance' });
 
