@@ -10,10 +10,10 @@
  * every host's libvirt and QEMU processes about 4 times a second through
  * every run and counts VMs seen running twice.
  */
-import { findViolations, sampleTestbed } from '../check/index.js';
 import { guestAddress, killHost, powerOn } from '../dev/testbed/index.js';
 import { guestVmManifest } from '../dev/guest-vm.js';
 import { startBenchEnv, type BenchEnv } from './burst-env.js';
+import { watchDoubleRuns } from './double-runs.js';
 import { percentile } from './procstat.js';
 
 /** Options of {@link runHaFailover}. */
@@ -60,30 +60,6 @@ async function poll(env: BenchEnv, kind: string, name: string, predicate: (o: { 
   }
 }
 
-/** Samples the test bed until stopped; counts distinct double runs. */
-function sampler(env: BenchEnv): { stop(): Promise<{ samples: number; doubleRuns: number }> } {
-  let stopped = false;
-  let samples = 0;
-  const seen = new Set<string>();
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        for (const v of findViolations(await sampleTestbed(env.testbed))) seen.add(v.uuid);
-        samples += 1;
-      } catch {
-        // a host being powered on answers nothing for a moment
-      }
-      await sleep(250);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return { samples, doubleRuns: seen.size };
-    },
-  };
-}
 
 /** Runs the benchmark on a fresh two-host environment. */
 export async function runHaFailover(repoRoot: string, options: HaFailoverOptions, log: (m: string) => void): Promise<HaFailoverResult> {
@@ -92,7 +68,7 @@ export async function runHaFailover(repoRoot: string, options: HaFailoverOptions
     { stateDir: `${repoRoot}/.drover/bench-ha`, namePrefix: 'bha', subnet: '10.247.98.0/24', namespace: 'bench-ha', hosts: 2 },
     log,
   );
-  const watch = sampler(env);
+  const watch = watchDoubleRuns(env.testbed);
   const runs: HaFailoverRun[] = [];
   let invariant = { samples: 0, doubleRuns: 0 };
   try {

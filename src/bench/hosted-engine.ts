@@ -15,12 +15,12 @@
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { findViolations, sampleTestbed } from '../check/index.js';
 import { killHost, powerOn, type Testbed } from '../dev/testbed/index.js';
 import { startDevHosts, stopDevHosts } from '../dev/hosts.js';
 import { waitForAgent } from '../dev/environment.js';
 import { deployTestbedEngine, engineHealthy, engineRunningOn, testbedEngineAddress } from '../dev/hosted-engine.js';
 import { DEFAULT_TIMINGS, readStatus, type HostedEngineTimings } from '../agent/hosted-engine/index.js';
+import { watchDoubleRuns } from './double-runs.js';
 import { percentile } from './procstat.js';
 
 /** Options of {@link runHostedEngineBench}. */
@@ -66,30 +66,6 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
   }
 }
 
-/** Samples the test bed until stopped; counts distinct double runs. */
-function sampler(tb: Testbed): { stop(): Promise<{ samples: number; doubleRuns: number }> } {
-  let stopped = false;
-  let samples = 0;
-  const seen = new Set<string>();
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        for (const v of findViolations(await sampleTestbed(tb))) seen.add(v.uuid);
-        samples += 1;
-      } catch {
-        // a host being powered on answers nothing for a moment
-      }
-      await sleep(250);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return { samples, doubleRuns: seen.size };
-    },
-  };
-}
 
 /** Runs the benchmark on a fresh two-node test bed. */
 export async function runHostedEngineBench(repoRoot: string, options: HostedEngineBenchOptions, log: (m: string) => void): Promise<HostedEngineBenchResult> {
@@ -109,7 +85,7 @@ export async function runHostedEngineBench(repoRoot: string, options: HostedEngi
     await deployTestbedEngine(repoRoot, tb, heDir, tb.hosts[0]!);
     const { healthURL } = testbedEngineAddress(tb);
     log(`hosted-engine: deployed on ${tb.hosts[0]!.name}, default timings ${JSON.stringify(DEFAULT_TIMINGS)}; load ${atStart}`);
-    const watch = sampler(tb);
+    const watch = watchDoubleRuns(tb);
     try {
       for (let i = 0; i < options.runs; i++) {
         // Steady state first: healthy on one node, the other a live standby that knows it.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { HostedEngineStore, type NodeRecord } from '../../../src/agent/hosted-engine/metadata.js';
 import type { HostedEngineConfig } from '../../../src/agent/hosted-engine/config.js';
 import { DEFAULT_TIMINGS } from '../../../src/agent/hosted-engine/timings.js';
+import { nodeRecord } from './support/hosted-engine.js';
 
 let dir: string;
 let store: HostedEngineStore;
@@ -35,22 +36,7 @@ function sampleConfig(over: Partial<HostedEngineConfig> = {}): HostedEngineConfi
   };
 }
 
-function record(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    name,
-    bootId: 'boot-1',
-    seq: 1,
-    writtenAt: '2026-11-26T06:00:00.000Z',
-    score: 3400,
-    penalties: {},
-    state: 'EngineDown',
-    localMaintenance: false,
-    engineRunning: false,
-    engineHealth: 'unknown',
-    configVersion: 1,
-    ...over,
-  };
-}
+const record = nodeRecord;
 
 describe('HostedEngineStore', () => {
   it('writes and reads the configuration; a missing one says NotDeployed', async () => {

@@ -6,23 +6,9 @@
 import { LivenessTracker, wallClockAge } from '../../../src/agent/hosted-engine/liveness.js';
 import type { NodeRecord } from '../../../src/agent/hosted-engine/metadata.js';
 import { buildStatus } from '../../../src/agent/hosted-engine/status.js';
+import { nodeRecord } from './support/hosted-engine.js';
 
-function record(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    name,
-    bootId: 'b1',
-    seq: 1,
-    writtenAt: '2026-11-26T06:00:00.000Z',
-    score: 3400,
-    penalties: {},
-    state: 'EngineDown',
-    localMaintenance: false,
-    engineRunning: false,
-    engineHealth: 'unknown',
-    configVersion: 1,
-    ...over,
-  };
-}
+const record = nodeRecord;
 
 describe('LivenessTracker', () => {
   it('ages a node from when its current (bootId, seq) was first seen, on the reader\'s clock', () => {
