@@ -20,13 +20,18 @@ export const REDACTED_PATHS = [
   '*.headers.authorization',
 ];
 
-/** Creates the root logger of a Drover component. */
-export function createLogger(component: string, level = process.env['LOG_LEVEL'] ?? 'info'): Logger {
-  return pino({
+/**
+ * Creates the root logger of a Drover component. `destination` defaults to
+ * stdout; a worker thread passes a synchronous file-descriptor destination
+ * (its `process.stdout` is relayed through the main thread's event loop).
+ */
+export function createLogger(component: string, level = process.env['LOG_LEVEL'] ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { component },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

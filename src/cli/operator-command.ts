@@ -12,6 +12,13 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** A flag that must be `true` or `false`, or its default when absent. */
+function booleanFlag(flag: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new Error(`${flag} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 /** Runs the operator with flags from `argv`. */
 export async function operatorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,6 +31,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'lease-duration': { type: 'string' },
       'renew-deadline': { type: 'string' },
       'retry-period': { type: 'string' },
+      'leader-election-thread': { type: 'string' },
+      'leader-stall-limit': { type: 'string' },
       'health-addr': { type: 'string' },
       'watch-namespace': { type: 'string' },
       'max-concurrent-reconciles': { type: 'string' },
@@ -53,6 +62,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     leaseDurationMs: values['lease-duration'] ? parseDuration(values['lease-duration']) : d.leaseDurationMs,
     renewDeadlineMs: values['renew-deadline'] ? parseDuration(values['renew-deadline']) : d.renewDeadlineMs,
     retryPeriodMs: values['retry-period'] ? parseDuration(values['retry-period']) : d.retryPeriodMs,
+    leaderElectionThread: booleanFlag('--leader-election-thread', values['leader-election-thread'], d.leaderElectionThread),
+    leaderStallLimitMs: values['leader-stall-limit'] ? parseDuration(values['leader-stall-limit']) : d.leaderStallLimitMs,
     healthHost: healthHost || d.healthHost,
     healthPort: Number(healthPort ?? d.healthPort),
     watchNamespace: values['watch-namespace'],

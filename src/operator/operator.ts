@@ -12,6 +12,7 @@ import { loadKubeConfig } from '../kube/config.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { Informer } from '../kube/informer.js';
 import { KubeLeaseStore } from '../kube/lease-store.js';
+import { leaseConnectionFrom } from '../kube/lease-connection.js';
 import { KubeAccessReviewer } from '../kube/access-review.js';
 import { createControllers } from '../controllers/register.js';
 import { AgentConnectionManager } from './agents/connections.js';
@@ -19,7 +20,8 @@ import { CommandFenceRunner } from './fencing/command-runner.js';
 import type { Informers, OperatorContext } from '../controllers/context.js';
 import { Controller } from '../runtime/controller.js';
 import { HealthServer } from '../runtime/health-server.js';
-import { LeaderElector } from '../runtime/leader-election.js';
+import { LeaderElector, type LeaderCallbacks } from '../runtime/leader-election.js';
+import { startLeaderThread } from './leader/thread.js';
 import { defaultControllerRateLimiter } from '../runtime/backoff.js';
 import { createOperatorMetrics } from './metrics.js';
 import { Resources } from './resources.js';
@@ -37,6 +39,14 @@ export interface OperatorOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /**
+   * Run the Lease renewal on its own worker thread (src/runtime/threaded-elector.ts),
+   * so a busy event loop cannot starve it. Falls back to the main thread when
+   * the kubeconfig's credentials cannot be used there (exec plugins).
+   */
+  leaderElectionThread: boolean;
+  /** How long the main thread may stay silent before the election thread stops renewing, ms. */
+  leaderStallLimitMs: number;
   /** Health and metrics listener. */
   healthHost: string;
   healthPort: number;
@@ -84,6 +94,8 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   leaseDurationMs: 15_000,
   renewDeadlineMs: 10_000,
   retryPeriodMs: 2_000,
+  leaderElectionThread: true,
+  leaderStallLimitMs: 60_000,
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
@@ -160,53 +172,44 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;
 
-  const elector = new LeaderElector({
-    identity,
-    name: options.leaseName,
-    store: new KubeLeaseStore(kubeConfig, options.leaseNamespace, options.leaseName),
-    leaseDurationMs: options.leaseDurationMs,
-    renewDeadlineMs: options.renewDeadlineMs,
-    retryPeriodMs: options.retryPeriodMs,
-    logger: log,
-    metrics: runtimeMetrics.leaderElection(options.leaseName),
-    callbacks: {
-      onStartedLeading: async (signal) => {
-        log.info({ identity }, 'became leader, starting controllers');
-        await Promise.all(all.map((i) => i.waitForSync()));
-        if (signal.aborted) return;
-        // Only the leader talks to agents: a standby must not heartbeat or drive hosts.
-        const agents = new AgentConnectionManager({
-          tlsFor: (ns) => operatorPki.pki.clientTls(ns),
-          log: log.child({ component: 'agents' }),
-          clientFactory: agentMetrics.clientFactory(),
-        });
-        controllers = createControllers({ ...ctx, agents, leaderSince: new Date() }, {
-          metrics: runtimeMetrics,
-          maxConcurrentReconciles: options.maxConcurrentReconciles,
-          vmWorkers: options.vmWorkers,
-          hostWorkers: options.hostWorkers,
-          hostStartConcurrency: options.hostStartConcurrency,
-          startConcurrency: options.startConcurrency,
-          rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
-        });
-        for (const c of controllers) c.start();
-        // Leader-only work ends when leadership does: drain the controllers
-        // before the Lease is released, so two leaders never reconcile at once.
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-        await Promise.all(controllers.map((c) => c.stop(options.shutdownTimeoutMs)));
-        await agents.close();
-      },
-      onStoppedLeading: () => {
-        if (!stopping) {
-          // Lost the Lease without being asked to stop: exit so a restart
-          // campaigns afresh, as client-go operators do.
-          log.error({ identity }, 'lost leadership, exiting');
-          resolveExit(1);
-        }
-      },
-      onNewLeader: (leader) => log.info({ leader }, 'observed leader'),
+  const callbacks: LeaderCallbacks = {
+    onStartedLeading: async (signal) => {
+      log.info({ identity }, 'became leader, starting controllers');
+      await Promise.all(all.map((i) => i.waitForSync()));
+      if (signal.aborted) return;
+      // Only the leader talks to agents: a standby must not heartbeat or drive hosts.
+      const agents = new AgentConnectionManager({
+        tlsFor: (ns) => operatorPki.pki.clientTls(ns),
+        log: log.child({ component: 'agents' }),
+        clientFactory: agentMetrics.clientFactory(),
+      });
+      controllers = createControllers({ ...ctx, agents, leaderSince: new Date() }, {
+        metrics: runtimeMetrics,
+        maxConcurrentReconciles: options.maxConcurrentReconciles,
+        vmWorkers: options.vmWorkers,
+        hostWorkers: options.hostWorkers,
+        hostStartConcurrency: options.hostStartConcurrency,
+        startConcurrency: options.startConcurrency,
+        rateLimiter: () => defaultControllerRateLimiter({ baseDelayMs: options.backoffBaseMs, maxDelayMs: options.backoffMaxMs }),
+      });
+      for (const c of controllers) c.start();
+      // Leader-only work ends when leadership does: drain the controllers
+      // before the Lease is released, so two leaders never reconcile at once.
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.all(controllers.map((c) => c.stop(options.shutdownTimeoutMs)));
+      await agents.close();
     },
-  });
+    onStoppedLeading: () => {
+      if (!stopping) {
+        // Lost the Lease without being asked to stop: exit so a restart
+        // campaigns afresh, as client-go operators do.
+        log.error({ identity }, 'lost leadership, exiting');
+        resolveExit(1);
+      }
+    },
+    onNewLeader: (leader) => log.info({ leader }, 'observed leader'),
+  };
+  const elector = createElector(options, kubeConfig, identity, callbacks, log, runtimeMetrics.leaderElection(options.leaseName));
   leading = () => elector.isLeader();
   elector.start();
 
@@ -222,4 +225,64 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     resolveExit(0);
   };
   return { stop, isLeader: () => elector.isLeader(), healthPort: () => health.port(), enrollPort: () => enrollment.port(), consolePort: () => consoleProxy?.port() ?? 0, exited };
+}
+
+/** The parts of an elector the operator uses (in-thread or on its own thread). */
+interface Elector {
+  start(): void;
+  stop(options?: { release?: boolean }): Promise<void>;
+  isLeader(): boolean;
+}
+
+/**
+ * The leader elector: on its own thread when enabled and the credentials allow
+ * it, else on the main thread (the only choice before: kept as the fallback).
+ */
+function createElector(
+  options: OperatorOptions,
+  kubeConfig: ReturnType<typeof loadKubeConfig>,
+  identity: string,
+  callbacks: LeaderCallbacks,
+  log: Logger,
+  metrics: ReturnType<ReturnType<typeof createOperatorMetrics>['runtime']['leaderElection']>,
+): Elector {
+  const common = {
+    identity,
+    name: options.leaseName,
+    leaseDurationMs: options.leaseDurationMs,
+    renewDeadlineMs: options.renewDeadlineMs,
+    retryPeriodMs: options.retryPeriodMs,
+  };
+  if (options.leaderElectionThread) {
+    const found = leaseConnectionFrom(kubeConfig);
+    if ('connection' in found) {
+      log.info({ lease: options.leaseName }, 'leader election runs on its own thread');
+      const tracked: LeaderCallbacks = {
+        ...callbacks,
+        onStartedLeading: (signal) => {
+          metrics.leading(true);
+          signal.addEventListener('abort', () => metrics.leading(false), { once: true });
+          return callbacks.onStartedLeading?.(signal);
+        },
+      };
+      metrics.leading(false);
+      return startLeaderThread({
+        ...common,
+        namespace: options.leaseNamespace,
+        stallLimitMs: options.leaderStallLimitMs,
+        connection: found.connection,
+        logLevel: log.level,
+        callbacks: tracked,
+        onWorkerFailure: (err) => log.error({ err }, 'leader election thread failed'),
+      });
+    }
+    log.warn({ reason: found.unsupported }, 'leader election stays on the main thread');
+  }
+  return new LeaderElector({
+    ...common,
+    store: new KubeLeaseStore(kubeConfig, options.leaseNamespace, options.leaseName),
+    logger: log,
+    metrics,
+    callbacks,
+  });
 }

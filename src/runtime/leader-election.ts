@@ -56,6 +56,11 @@ export interface LeaderCallbacks {
   onStoppedLeading?(): void;
   /** Another (or this) identity was observed as the holder. */
   onNewLeader?(identity: string): void;
+  /**
+   * The lease was acquired or renewed by a write that started at `atMs`
+   * (clock milliseconds): leadership is good until `atMs + renewDeadline`.
+   */
+  onRenewed?(atMs: number): void;
 }
 
 /** Hook for the `leader_election_master_status` gauge. */
@@ -247,6 +252,7 @@ export class LeaderElector {
   private becomeLeader(): void {
     this.leading = true;
     this.lastRenew = this.clock.now();
+    this.safeCall(() => this.callbacks.onRenewed?.(this.lastRenew));
     this.metrics?.leading(true);
     this.log.info('Successfully acquired leader lease');
     const leadership = new AbortController();
@@ -275,6 +281,7 @@ export class LeaderElector {
         // The write happened after attemptStart, so successors measure expiry from
         // a later instant than this: counting from here is conservative.
         this.lastRenew = attemptStart;
+        this.safeCall(() => this.callbacks.onRenewed?.(attemptStart));
         continue;
       }
       const holder = this.observed?.holderIdentity;

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { eventually, freshNamespace, getJson, kubectl } from '../support/env.js';
-import { FAST_LEASE, killOperator, leaseHolder, metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
+import { FAST_LEASE, killOperator, leaseHolder, metricSum, operatorLog, startOperator, type OperatorProcess } from '../support/operator.js';
 
 const started: OperatorProcess[] = [];
 
@@ -46,6 +46,12 @@ describe('leader election with two operator processes', () => {
     expect(await metricSum(b, 'controller_runtime_reconcile_total')).toBe(0);
     expect(await metricSum(a, 'leader_election_master_status')).toBe(1);
     expect(await metricSum(b, 'leader_election_master_status')).toBe(0);
+    // The ServiceAccount token kubeconfig is usable from the election thread: the Lease is renewed there.
+    const leaderLog = await eventually(async () => {
+      const lines = await operatorLog(a);
+      return lines.some((l) => l.thread === 'leader-election' && l.identity === 'op-a' && l.msg === 'Successfully acquired leader lease') ? lines : undefined;
+    }, 10_000);
+    expect(leaderLog.some((l) => l.msg === 'leader election runs on its own thread')).toBe(true);
 
     // SIGKILL the leader: the Lease is not released, so op-b must wait it out.
     const killedAt = Date.now();
