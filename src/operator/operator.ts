@@ -20,7 +20,7 @@ import { CommandFenceRunner } from './fencing/command-runner.js';
 import type { Informers, OperatorContext } from '../controllers/context.js';
 import { Controller } from '../runtime/controller.js';
 import { HealthServer } from '../runtime/health-server.js';
-import { LeaderElector, type LeaderCallbacks } from '../runtime/leader-election.js';
+import { LeaderElector, type LeaderCallbacks, type LeaderElectionMetrics } from '../runtime/leader-election.js';
 import { startLeaderThread } from './leader/thread.js';
 import { defaultControllerRateLimiter } from '../runtime/backoff.js';
 import { createOperatorMetrics } from './metrics.js';
@@ -244,7 +244,7 @@ function createElector(
   identity: string,
   callbacks: LeaderCallbacks,
   log: Logger,
-  metrics: ReturnType<ReturnType<typeof createOperatorMetrics>['runtime']['leaderElection']>,
+  metrics: LeaderElectionMetrics,
 ): Elector {
   const common = {
     identity,

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { LeaderElector, type LeaderCallbacks, type LeaseRecord, type LeaseStore } from '../../../src/runtime/leader-election.js';
+import { LeaderElector, type LeaderCallbacks, type LeaseStore } from '../../../src/runtime/leader-election.js';
 import { InMemoryLeaseStore } from '../../../src/runtime/memory-lease-store.js';
 import { createRenewalRecord, serveElector, StallGuardedStore, ThreadedLeaderElector, type ElectorWorker } from '../../../src/runtime/threaded-elector.js';
 
@@ -28,27 +28,6 @@ class PortWorker extends EventEmitter implements ElectorWorker {
   }
   postMessage(message: unknown): void {
     this.port.postMessage(message);
-  }
-}
-
-/** A store whose calls fail while `failing` is set. */
-class SwitchableStore implements LeaseStore {
-  failing = false;
-  constructor(readonly inner: InMemoryLeaseStore) {}
-  private check(): void {
-    if (this.failing) throw new Error('apiserver unreachable');
-  }
-  async get(): Promise<LeaseRecord | undefined> {
-    this.check();
-    return this.inner.get();
-  }
-  async create(record: LeaseRecord): Promise<void> {
-    this.check();
-    return this.inner.create(record);
-  }
-  async update(record: LeaseRecord, rv: string | undefined): Promise<void> {
-    this.check();
-    return this.inner.update(record, rv);
   }
 }
 
@@ -139,10 +118,12 @@ describe('ThreadedLeaderElector', () => {
   });
 
   it('a renewal failing past the deadline ends leadership: work aborted, stopped reported, isLeader false', async () => {
-    const store = new SwitchableStore(new InMemoryLeaseStore());
+    let failing = false;
+    // The stall guard doubles as an API server that stops answering.
+    const store = new StallGuardedStore(new InMemoryLeaseStore(), () => failing);
     const a = candidate('a', store);
     await waitFor(() => a.main.isLeader());
-    store.failing = true;
+    failing = true;
     await waitFor(() => a.events.includes('stopped'), 3000);
     expect(a.events).toContain('work-ended');
     expect(a.main.isLeader()).toBe(false);
