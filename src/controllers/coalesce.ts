@@ -7,6 +7,11 @@
  * most once per interval per object; the reconcile asks to run again when
  * the interval is over, so the latest value always gets written. Changes of
  * anything else (phase, conditions) are written at once.
+ *
+ * The held-back write is made by that later pass, from the object the cache
+ * has then, so it carries the newest resourceVersion. A write refused as
+ * stale (409) is not recorded as written: the next pass, from the newer
+ * object, computes the status again and writes it without waiting.
  */
 import { canonicalJson } from '../operator/status.js';
 
@@ -25,7 +30,7 @@ export class StatusCoalescer {
     return sameBut(previous ?? {}, next, minor) ? last + intervalMs - nowMs : 0;
   }
 
-  /** Records a write of `key`'s status at `nowMs`. */
+  /** Records a write of `key`'s status at `nowMs` (one that got through: a refused one is no write). */
   wrote(key: string, nowMs: number): void {
     this.lastWrite.set(key, nowMs);
   }

@@ -22,6 +22,7 @@ import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
 import { reconcileFencing } from './host/fence.js';
 import { managerSettings } from './namespace.js';
 import { StatusCoalescer } from './coalesce.js';
+import { quietOnStale } from './stale.js';
 
 
 /** Facts the link reports, in Host status form. */
@@ -85,7 +86,7 @@ const HEARTBEAT_FIELDS = ['lastHeartbeatTime', 'usage'] as const;
 /** The Host reconciler. */
 export function hostReconciler(ctx: OperatorContext): Reconciler {
   const coalescer = new StatusCoalescer();
-  return async (key) => {
+  return quietOnStale(async (key) => {
     const object = ctx.informers.hosts.get(key);
     if (!object) {
       ctx.agents.forget(key);
@@ -218,5 +219,5 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       ctx.events.event(object, warning ? 'Warning' : 'Normal', phase, `Host is ${phase}: ${ready[2]}`);
     }
     return result;
-  };
+  });
 }

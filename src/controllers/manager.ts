@@ -32,6 +32,7 @@ import {
   type Verdict,
 } from './manager/hosted-engine.js';
 import { StatusCoalescer } from './coalesce.js';
+import { quietOnStale } from './stale.js';
 
 /** Hosts needed for VM high availability. */
 export const MIN_HA_HOSTS = 2;
@@ -104,7 +105,7 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
   // agent each time; the periodic requeue and spec changes look again.
   const looks = new Map<string, { at: number; generation: number | undefined; observation: Observation }>();
   const coalescer = new StatusCoalescer();
-  return async (key): Promise<ReconcileResult | void> => {
+  return quietOnStale(async (key): Promise<ReconcileResult | void> => {
     const object = ctx.informers.managers.get(key);
     if (!object) {
       looks.delete(key);
@@ -201,7 +202,7 @@ export function managerReconciler(ctx: OperatorContext): Reconciler {
       hostedEngineEvents(ctx, object, previous, status);
     }
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
-  };
+  });
 }
 
 /** Creation order (then name) decides which of two Managers in a namespace is the real one. */

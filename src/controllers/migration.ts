@@ -24,6 +24,7 @@ import { notMigratable } from './host/drain.js';
 import { errorMessage } from '../runtime/errors.js';
 import { linkKnowsVms, managerSettings } from './namespace.js';
 import { hostedEngineReservation, hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
+import { quietOnStale } from './stale.js';
 
 /** How often a running migration's progress is read. */
 const PROGRESS_POLL_MS = 1_000;
@@ -63,7 +64,7 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     return { total, fromSource };
   };
 
-  return async (key) => {
+  return quietOnStale(async (key) => {
     const object = ctx.informers.migrations.get(key);
     if (!object) return;
     const previous = (object.status ?? {}) as MigrationStatus;
@@ -84,14 +85,19 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     if (await ensureFinalizer(ctx, Resources.VirtualMachineMigration, object)) return;
 
     const status: MigrationStatus = { ...previous, observedGeneration: object.metadata.generation };
+    // What the server has as of this pass's last write: a second write in the same pass (Running,
+    // then Failed when the source refuses) carries that write's resourceVersion, not the cache's.
+    let current = object;
     const write = async (phase: NonNullable<MigrationStatus['phase']>, ready: [boolean, string, string]) => {
+      const before = ((current.status ?? {}) as MigrationStatus).phase;
       status.phase = phase;
       status.conditions = withReady(ctx, object, status.conditions, ...ready);
       // A failed migration is a final record: kstatus (Flux, kpt) reads Stalled as Failed.
       if (phase === 'Failed') status.conditions = withStalled(ctx, object, status.conditions, ready[1], ready[2]);
-      if ((await writeStatusIfChanged(ctx.client, Resources.VirtualMachineMigration, object, status)) && previous.phase !== phase) {
-        ctx.events.event(object, phase === 'Failed' ? 'Warning' : 'Normal', phase, `${ready[2]}`);
-      }
+      const written = await writeStatusIfChanged(ctx.client, Resources.VirtualMachineMigration, current, status);
+      if (!written) return;
+      current = { ...current, metadata: { ...current.metadata, resourceVersion: written.metadata.resourceVersion }, status: structuredClone(status) };
+      if (before !== phase) ctx.events.event(object, phase === 'Failed' ? 'Warning' : 'Normal', phase, `${ready[2]}`);
     };
 
     if (previous.phase === 'Running') {
@@ -175,7 +181,7 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
       }
     }
     return { requeueAfter: PROGRESS_POLL_MS };
-  };
+  });
 }
 
 /** The agent's migrate request for a target at `address` under the Manager's migration policy. */

@@ -25,6 +25,7 @@ import { writeStatusIfChanged } from '../operator/status.js';
 import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withReady } from './common.js';
 import type { OperatorContext } from './context.js';
 import { errorMessage } from '../runtime/errors.js';
+import { quietOnStale } from './stale.js';
 
 /** Retry delay while some host failed to connect (a missing path won't appear by itself quickly). */
 const RETRY_MS = 10_000;
@@ -62,7 +63,7 @@ function mebibytes(bytes: number): string {
 
 /** The StorageDomain reconciler. */
 export function storageDomainReconciler(ctx: OperatorContext): Reconciler {
-  return async (key) => {
+  return quietOnStale(async (key) => {
     const object = ctx.informers.storageDomains.get(key);
     if (!object) return;
     const previous = (object.status ?? {}) as StorageDomainStatus;
@@ -177,7 +178,7 @@ export function storageDomainReconciler(ctx: OperatorContext): Reconciler {
       ctx.events.event(object, ready[0] ? 'Normal' : 'Warning', phase, `StorageDomain is ${phase}: ${ready[2]}`);
     }
     return failures.length > 0 ? ({ requeueAfter: RETRY_MS } satisfies ReconcileResult) : undefined;
-  };
+  });
 }
 
 /** Deletion: refuse while disks live on the domain, else disconnect it from the hosts and let go. */

@@ -13,7 +13,7 @@
  * Ready means "the VM is in the state its runStrategy asks for".
  */
 import { AgentApiError, isActive, MAX_STOP_TIMEOUT_SECONDS, type VmInfo } from '../api/agent/index.js';
-import { ApiError, type KubeObject } from '../kube/types.js';
+import type { KubeObject } from '../kube/types.js';
 import { ConditionType, Reason, virtualMachineObject, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../api/index.js';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.js';
 import { KeyedSemaphore } from '../runtime/keyed-semaphore.js';
@@ -32,6 +32,7 @@ import { failOver, runsOnAnsweringHost } from './vm/failover.js';
 import { isStorageErrorPause, storageErrorPause } from './vm/storage-error.js';
 import { applyStartOutcome, BackgroundStarts, start, startInBackground } from './vm/start.js';
 import { commit, dropCond, setCond, setPhase, type Work } from './vm/work.js';
+import { quietOnStale } from './stale.js';
 
 /** Retry delay after the agent refused a request (4xx): the spec or the host must change first. */
 const REFUSED_RETRY_MS = 30_000;
@@ -41,8 +42,6 @@ const POLL_MS = 2_000;
 const PENDING_RETRY_MS = 30_000;
 /** How long a start's answer outweighs a domain list that does not show the domain running yet. */
 const START_CONFIRM_MS = 15_000;
-/** After a guarded status write found the object changed (409): the watch event is on its way. */
-const STALE_RETRY_MS = 250;
 
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);
@@ -96,7 +95,7 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
   const placements = new Map<string, string>();
   const failoverNotBefore = new Map<string, number>();
   const starts = options.starts ?? new BackgroundStarts(new KeyedSemaphore(options.hostStartConcurrency ?? DEFAULT_HOST_START_CONCURRENCY));
-  return async (key) => {
+  return quietOnStale(async (key) => {
     const object = ctx.informers.virtualMachines.get(key);
     if (!object) return;
     const uid = object.metadata.uid ?? '';
@@ -112,17 +111,11 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
     // queue; the pass carries on with the finalizer write's resourceVersion,
     // which its (guarded) status write needs.
     // (Not in parallel with the placement write: both carry the resourceVersion.)
+    // (A 409 here or at any status write is a cache behind our own write: quietOnStale looks again shortly.)
     let current = object;
-    try {
-      if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
-        const written = await ctx.client.setFinalizers(Resources.VirtualMachine, object, [...(object.metadata.finalizers ?? []), FINALIZER]);
-        current = { ...object, metadata: { ...object.metadata, finalizers: written.metadata.finalizers, resourceVersion: written.metadata.resourceVersion } };
-      }
-    } catch (error) {
-      // The cache is behind our own finalizer write (it carries the resourceVersion): its
-      // update event is on the way. Not an error (which backs off and logs a stack per VM).
-      if (error instanceof ApiError && error.code === 409) return { requeueAfter: 500 };
-      throw error;
+    if (!(object.metadata.finalizers ?? []).includes(FINALIZER)) {
+      const written = await ctx.client.setFinalizers(Resources.VirtualMachine, object, [...(object.metadata.finalizers ?? []), FINALIZER]);
+      current = { ...object, metadata: { ...object.metadata, finalizers: written.metadata.finalizers, resourceVersion: written.metadata.resourceVersion } };
     }
     const previous = (object.status ?? {}) as VirtualMachineStatus;
     // A start in flight owns the VM until it ends; its end enqueues the VM again.
@@ -154,18 +147,11 @@ export function virtualMachineReconciler(ctx: OperatorContext, options: VirtualM
         if (before?.reason !== error.reason) ctx.events.event(object, 'Warning', error.reason, error.message);
         return { requeueAfter: REFUSED_RETRY_MS };
       }
-      if (error instanceof ApiError && error.code === 409) return { requeueAfter: STALE_RETRY_MS };
       throw error;
     }
-    try {
-      await commit(w);
-    } catch (error) {
-      // The cache is behind a write of ours (or a user's edit): look again once it has caught up.
-      if (error instanceof ApiError && error.code === 409) return { requeueAfter: STALE_RETRY_MS };
-      throw error;
-    }
+    await commit(w);
     return result;
-  };
+  });
 }
 
 /** One pass of the state machine; leaves the status to write in `w.status`. */

@@ -10,7 +10,7 @@ import {
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { ApiError, type ApplyStatusOptions, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent, type WatchHandle } from './types.js';
+import { ApiError, StaleObjectError, type ApplyStatusOptions, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent, type WatchHandle } from './types.js';
 
 /** Converts client-node's exceptions into ApiError with the HTTP code and the server's message. */
 export function toApiError(error: unknown): unknown {
@@ -35,6 +35,20 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     throw toApiError(error);
+  }
+}
+
+/**
+ * {@link call} for a write carrying a resourceVersion precondition: its 409
+ * can only mean "changed since read", which callers treat as a stale cache
+ * rather than an error.
+ */
+async function guardedCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await call(fn);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 409) throw new StaleObjectError(error.message);
+    throw error;
   }
 }
 
@@ -150,7 +164,9 @@ export class KubeObjectClient implements ObjectClient {
       metadata: { name: object.metadata.name, namespace: object.metadata.namespace, ...guard },
       status,
     };
-    return (await call(() =>
+    // Server-side apply with force has no field-manager conflicts, so only the precondition can answer 409.
+    const send = guard.resourceVersion !== undefined ? guardedCall : call;
+    return (await send(() =>
       this.api.patchNamespacedCustomObjectStatus(
         { ...objectPath(type, object), body, fieldManager: this.fieldManager, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
@@ -162,7 +178,7 @@ export class KubeObjectClient implements ObjectClient {
     // A merge patch carrying resourceVersion fails with 409 if the object changed
     // since it was read, so a finalizer is never added to a stale view.
     const body = { metadata: { finalizers, resourceVersion: object.metadata.resourceVersion } };
-    return (await call(() =>
+    return (await guardedCall(() =>
       this.api.patchNamespacedCustomObject(
         { ...objectPath(type, object), body, fieldManager: this.fieldManager },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -60,6 +60,19 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A 409 answer to a write that carried the resourceVersion it was based on
+ * (a guarded status write, a finalizer update): the object changed since it
+ * was read, so the reader's copy (an informer cache) is behind. Distinct
+ * from other 409s (AlreadyExists on create), which are not about staleness.
+ */
+export class StaleObjectError extends ApiError {
+  constructor(message: string) {
+    super(message, 409);
+    this.name = 'StaleObjectError';
+  }
+}
+
 /** True for a 404. */
 export const isNotFound = (error: unknown): boolean => error instanceof ApiError && error.code === 404;
 /** True for a 409 (optimistic concurrency conflict or already exists). */

@@ -1,9 +1,10 @@
 /**
- * Writing status only when it changed. Two statuses are compared as
- * canonical JSON (sorted keys), so key order or an unchanged condition never
- * causes a write: once converged, an idle operator writes nothing.
+ * Writing status only when it changed, and only over the object it was
+ * computed from. Two statuses are compared as canonical JSON (sorted keys),
+ * so key order or an unchanged condition never causes a write: once
+ * converged, an idle operator writes nothing.
  */
-import type { KubeObject, ObjectClient, ResourceType } from '../kube/types.js';
+import type { KubeObject, ObjectClient, ResourceType, StaleObjectError } from '../kube/types.js';
 
 /** JSON with object keys sorted, for order-insensitive comparison. */
 export function canonicalJson(value: unknown): string {
@@ -22,25 +23,21 @@ function clean(value: unknown): unknown {
 
 /**
  * Applies `status` to the object's status subresource if it differs from the
- * status the object has now. Returns true when a write happened.
+ * status `object` has, with `object`'s resourceVersion as a precondition.
+ * Every status is computed from what a pass read, so a pass working from a
+ * cache older than the object (an earlier pass's write not seen yet) must not
+ * put its older view back: the write then fails with a
+ * {@link StaleObjectError} (409), and the next pass, from the newer object,
+ * computes the status again. Returns the written object (carrying the new
+ * resourceVersion, for a second write in the same pass), or undefined when
+ * nothing changed.
  */
 export async function writeStatusIfChanged(
   client: ObjectClient,
   type: ResourceType,
   object: KubeObject,
   status: unknown,
-): Promise<boolean> {
-  if (canonicalJson(clean(object.status)) === canonicalJson(clean(status))) return false;
-  await client.applyStatus(type, object, clean(status));
-  return true;
-}
-
-/**
- * {@link writeStatusIfChanged} with `object`'s resourceVersion as a
- * precondition (409 when the object changed since it was read). Returns the
- * written object, or undefined when nothing changed.
- */
-export async function writeStatusGuarded(client: ObjectClient, type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject | undefined> {
+): Promise<KubeObject | undefined> {
   if (canonicalJson(clean(object.status)) === canonicalJson(clean(status))) return undefined;
   return client.applyStatus(type, object, clean(status), { guarded: true });
 }

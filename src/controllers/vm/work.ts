@@ -5,7 +5,7 @@
 import { setCondition, type Condition, type VirtualMachine, type VirtualMachineStatus, type VMPhase } from '../../api/index.js';
 import type { KubeObject } from '../../kube/types.js';
 import { Resources } from '../../operator/resources.js';
-import { writeStatusGuarded } from '../../operator/status.js';
+import { writeStatusIfChanged } from '../../operator/status.js';
 import { withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
 import type { BackgroundStarts, StartOutcome } from './start.js';
@@ -51,9 +51,9 @@ export function dropCond(w: Work, type: string): void {
  * 2,000 VMs it was 2,000 Event writes of a cold start's ~17,000 requests).
  */
 export async function commit(w: Work): Promise<void> {
-  // Guarded: a pass that read the VM from a cache older than an earlier pass's write
-  // (a background start's answer written a moment ago) must not put the older status back.
-  const written = await writeStatusGuarded(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
+  // Guarded (as every status write): a pass that read the VM from a cache older than an earlier
+  // pass's write (a background start's answer written a moment ago) must not put the older status back.
+  const written = await writeStatusIfChanged(w.ctx.client, Resources.VirtualMachine, w.object, w.status);
   const wrote = written !== undefined;
   if (wrote && w.previous.phase !== w.status.phase && w.status.phase && w.status.phase !== 'Starting') {
     const where = w.status.host ? ` on ${w.status.host}` : '';

@@ -5,9 +5,11 @@ import { availabilityConditions, managerReconciler, summarize } from '../../../s
 import { hostedEngineReport, maintenanceChanges } from '../../../src/controllers/manager/hosted-engine.js';
 import type { KubeObject } from '../../../src/kube/types.js';
 import { Resources } from '../../../src/operator/resources.js';
+import { STALE_RETRY_MS } from '../../../src/controllers/stale.js';
 import {
   domainObj,
   hostObj,
+  lagCache,
   managerObj,
   NOW,
   selfHostedSpec,
@@ -399,6 +401,68 @@ describe('managerReconciler, SelfHosted', () => {
     expect(condition(status, 'HostedEngineMaintenanceApplied')).toMatchObject({ status: 'False', reason: 'MaintenanceFailed', message: expect.stringContaining('n2: agent not connected') });
     expect(shared.nodes.map((n) => n.localMaintenance)).toEqual([false, false]);
     expect(heCalls().filter((c) => c.verb === 'setHostedEngineMaintenance')).toEqual([]);
+  });
+
+  it('a pass over a stale cache puts no older status back: back to Standalone, a pass still seeing SelfHosted is refused (409) and looks again shortly, quietly', async () => {
+    await selfHostedEnvironment();
+    const key = 'hosted/engine';
+    // One reconciler for every pass, as the controller has (its coalescer and refusal count live across passes).
+    const reconciler = managerReconciler(env.ctx);
+    const controller = () => reconciler;
+    // What a lagging cache will still show later: SelfHosted, no status yet.
+    const selfHosted = env.informers.managers.get(key)!;
+    await env.reconcile(controller, key);
+    expect((env.client.peek(Resources.Manager, 'hosted', 'engine')?.status as ManagerStatus).hostedEngine?.host).toBe('n1');
+    env.client.update(Resources.Manager, 'hosted', 'engine', (o) => {
+      o.spec = { mode: 'Standalone' };
+    });
+    await waitFor(() => (env.informers.managers.get(key)?.spec as { mode?: string }).mode === 'Standalone');
+    await env.reconcile(controller, key);
+    expect((env.client.peek(Resources.Manager, 'hosted', 'engine')?.status as ManagerStatus).hostedEngine).toBeUndefined();
+    const writes = env.client.calls.applyStatus.length;
+    const events = env.recorder.events.length;
+
+    // The cache falls behind: the pass still sees SelfHosted, and would put hostedEngine back over the Standalone status.
+    const restore = lagCache(env.informers.managers, key, selfHosted);
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: STALE_RETRY_MS });
+    const stored = env.client.peek(Resources.Manager, 'hosted', 'engine')?.status as ManagerStatus;
+    expect(stored.hostedEngine).toBeUndefined();
+    expect(condition(stored, 'HostedEngineHighlyAvailable')).toBeUndefined();
+    expect(condition(stored, 'Ready')).toMatchObject({ status: 'True', reason: 'Reconciled' });
+    // No event for a transition that was never written.
+    expect(env.recorder.events).toHaveLength(events);
+
+    // Caught up: the pass computes the Standalone status again, which is what the server has.
+    restore();
+    await env.reconcile(controller, key);
+    expect(env.client.calls.applyStatus).toHaveLength(writes);
+    expect(env.recorder.events).toHaveLength(events);
+  });
+
+  it('a refused write does not count as written for coalescing: the counts held back behind it are written once the interval is over', async () => {
+    await haEnvironment();
+    const key = 'prod/engine';
+    const reconciler = managerReconciler(env.ctx);
+    const controller = () => reconciler;
+    const before = env.informers.managers.get(key)!;
+    let now = NOW.getTime();
+    env.ctx.now = () => new Date(now);
+    await env.reconcile(controller, key);
+    const writes = env.client.calls.applyStatus.length;
+    expect((env.client.peek(Resources.Manager, 'prod', 'engine')?.status as ManagerStatus).virtualMachines).toEqual({ total: 2, running: 1 });
+
+    // 1.5 s later, a VM more, and a stale pass: its write (more than counts: from no status) is refused.
+    now += 1_500;
+    await env.client.create(Resources.VirtualMachine, vmObj('vm3', 'prod'));
+    await waitFor(() => env.informers.virtualMachines.list('prod').length === 3);
+    const restore = lagCache(env.informers.managers, key, before);
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: STALE_RETRY_MS });
+    restore();
+    // 2.1 s after the last write that got through: the counts are written now, not held back as if the refused one had been written.
+    now += 600;
+    await env.reconcile(controller, key);
+    expect(env.client.calls.applyStatus).toHaveLength(writes + 1);
+    expect((env.client.peek(Resources.Manager, 'prod', 'engine')?.status as ManagerStatus).virtualMachines).toEqual({ total: 3, running: 1 });
   });
 
   it('drops hostedEngine and its conditions when the Manager goes back to Standalone', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { canonicalJson, writeStatusIfChanged } from '../../../src/operator/status.js';
-import type { KubeObject, ResourceType } from '../../../src/kube/types.js';
+import { StaleObjectError, type KubeObject, type ResourceType } from '../../../src/kube/types.js';
 import { FakeObjectClient } from '../support/fake-client.js';
 
 const THINGS: ResourceType = { group: 'example.io', version: 'v1', plural: 'things', kind: 'Thing' };
@@ -35,21 +35,23 @@ describe('writeStatusIfChanged', () => {
       conditions: [{ status: 'True', type: 'Ready' }],
       phase: 'Up',
     });
-    expect(wrote).toBe(false);
+    expect(wrote).toBeUndefined();
     expect(client.calls.applyStatus).toHaveLength(0);
   });
 
   it('treats undefined members as absent, and an absent status as empty', async () => {
     const { client, object } = await setup({ phase: 'Up' });
-    expect(await writeStatusIfChanged(client, THINGS, object, { phase: 'Up', host: undefined, nested: undefined })).toBe(false);
+    expect(await writeStatusIfChanged(client, THINGS, object, { phase: 'Up', host: undefined, nested: undefined })).toBeUndefined();
     const bare = await client.create(THINGS, { metadata: { name: 'bare', namespace: 'ns' } });
-    expect(await writeStatusIfChanged(client, THINGS, bare, {})).toBe(false);
+    expect(await writeStatusIfChanged(client, THINGS, bare, {})).toBeUndefined();
     expect(client.calls.applyStatus).toHaveLength(0);
   });
 
-  it('writes the status (without undefined members) when something changed, and returns true', async () => {
+  it('writes the status (without undefined members) when something changed, and returns the written object', async () => {
     const { client, object } = await setup({ phase: 'Up' });
-    expect(await writeStatusIfChanged(client, THINGS, object, { phase: 'Down', host: undefined, count: 0 })).toBe(true);
+    const written = await writeStatusIfChanged(client, THINGS, object, { phase: 'Down', host: undefined, count: 0 });
+    expect(written?.status).toEqual({ phase: 'Down', count: 0 });
+    expect(Number(written?.metadata.resourceVersion)).toBeGreaterThan(Number(object.metadata.resourceVersion));
     expect(client.calls.applyStatus).toEqual([{ plural: 'things', namespace: 'ns', name: 't', status: { phase: 'Down', count: 0 } }]);
     expect(Object.keys(client.calls.applyStatus[0]!.status as object)).not.toContain('host');
     expect(client.peek(THINGS, 'ns', 't')?.status).toEqual({ phase: 'Down', count: 0 });
@@ -57,8 +59,19 @@ describe('writeStatusIfChanged', () => {
 
   it('writes when a member is removed or an array changes order', async () => {
     const { client, object } = await setup({ phase: 'Up', extra: 1, list: ['a', 'b'] });
-    expect(await writeStatusIfChanged(client, THINGS, object, { phase: 'Up', list: ['a', 'b'] })).toBe(true);
-    expect(await writeStatusIfChanged(client, THINGS, object, { phase: 'Up', extra: 1, list: ['b', 'a'] })).toBe(true);
+    const written = await writeStatusIfChanged(client, THINGS, object, { phase: 'Up', list: ['a', 'b'] });
+    expect(written).toBeDefined();
+    expect(await writeStatusIfChanged(client, THINGS, written!, { phase: 'Up', extra: 1, list: ['b', 'a'] })).toBeDefined();
     expect(client.calls.applyStatus).toHaveLength(2);
+  });
+
+  it('is refused (StaleObjectError, 409) over an object older than the stored one, which keeps its status', async () => {
+    const { client, object } = await setup({ phase: 'Up' });
+    // Another pass wrote since `object` was read.
+    await writeStatusIfChanged(client, THINGS, object, { phase: 'Maintenance' });
+    const refusal = writeStatusIfChanged(client, THINGS, object, { phase: 'Down' });
+    await expect(refusal).rejects.toBeInstanceOf(StaleObjectError);
+    await expect(refusal).rejects.toMatchObject({ code: 409 });
+    expect(client.peek(THINGS, 'ns', 't')?.status).toEqual({ phase: 'Maintenance' });
   });
 });

@@ -4,7 +4,8 @@ import { hostReconciler } from '../../../src/controllers/host.js';
 import { storageDomainReconciler, vmsUsingDomain } from '../../../src/controllers/storagedomain.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
 import { AgentApiError } from '../../../src/api/agent/index.js';
-import { domainObj, hostObj, managerObj, NOW, startEnv, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
+import { domainObj, hostObj, lagCache, managerObj, NOW, startEnv, vmObj, waitFor, type TestEnv } from '../support/operator-context.js';
+import { STALE_RETRY_MS } from '../../../src/controllers/stale.js';
 
 const NS = 'prod';
 
@@ -270,6 +271,46 @@ describe('hostReconciler', () => {
     await env.reconcile(hostReconciler, `${NS}/h1`);
     expect(env.agents.calls.find((c) => c.verb === 'stopVm')?.args).toEqual([vm.metadata.uid, { timeoutSeconds: 60 }]);
     expect(condition(lastStatus(), 'Drained')).toMatchObject({ reason: 'Draining' });
+  });
+
+  it('a pass over a stale cache puts no older status back: its write is refused (409), it looks again shortly, quietly, and the next pass keeps the right status', async () => {
+    env = await startEnv();
+    const key = `${NS}/h1`;
+    // One reconciler for every pass, as the controller has (its coalescer and refusal count live across passes).
+    const reconciler = hostReconciler(env.ctx);
+    const controller = () => reconciler;
+    await env.client.create(Resources.Host, hostObj('h1', NS, {}, { finalizers: [FINALIZER], creationTimestamp: NOW.toISOString() }));
+    await waitFor(() => env.informers.hosts.get(key) !== undefined);
+    // What a lagging cache will still show later: no maintenance asked, no status yet.
+    const stale = env.informers.hosts.get(key)!;
+    env.agents.connect(key);
+    await env.reconcile(controller, key);
+    expect((lastStatus() as HostStatus).phase).toBe('Up');
+    env.client.update(Resources.Host, NS, 'h1', (o) => {
+      (o.spec as { maintenance: boolean }).maintenance = true;
+    });
+    await waitFor(() => (env.informers.hosts.get(key)?.spec as { maintenance?: boolean }).maintenance === true);
+    await env.reconcile(controller, key);
+    expect(env.client.peek(Resources.Host, NS, 'h1')?.status).toMatchObject({ phase: 'Maintenance' });
+    const writes = env.client.calls.applyStatus.length;
+    const events = env.recorder.events.length;
+
+    // The cache falls behind: the pass computes Up from the old spec, and would put it back over Maintenance.
+    const restore = lagCache(env.informers.hosts, key, stale);
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: STALE_RETRY_MS });
+    // Refused while the cache stays behind, each time a little later: never a loop of refused writes.
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: 2 * STALE_RETRY_MS });
+    expect(env.client.peek(Resources.Host, NS, 'h1')?.status).toMatchObject({ phase: 'Maintenance' });
+    expect(env.recorder.events).toHaveLength(events);
+
+    // Caught up: the status stands (no write, refused or other, got through since), and the next refusal starts from the short delay again.
+    restore();
+    await env.reconcile(controller, key);
+    expect(env.client.calls.applyStatus).toHaveLength(writes);
+    expect(env.client.peek(Resources.Host, NS, 'h1')?.status).toMatchObject({ phase: 'Maintenance' });
+    expect(condition(env.client.peek(Resources.Host, NS, 'h1')?.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Maintenance' });
+    lagCache(env.informers.hosts, key, stale);
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: STALE_RETRY_MS });
   });
 
   it('reports an invalid Host as InvalidSpec with the field path', async () => {

@@ -21,6 +21,7 @@
  */
 import {
   ApiError,
+  StaleObjectError,
   type KubeObject,
   type ObjectClient,
   type ResourceType,
@@ -188,7 +189,7 @@ export class FakeObjectClient implements ObjectClient {
   async applyStatus(type: ResourceType, object: KubeObject, status: unknown, options: { guarded?: boolean } = {}): Promise<KubeObject> {
     const stored = this.mustGet(type.plural, object);
     if (options.guarded && object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
-      throw new ApiError(`the object has been modified; please apply your changes to the latest version`, 409);
+      throw new StaleObjectError(`the object has been modified; please apply your changes to the latest version`);
     }
     this.calls.applyStatus.push({ plural: type.plural, namespace: object.metadata.namespace, name: object.metadata.name, status: clone(status) });
     if (this.statusGate) await this.statusGate;
@@ -201,7 +202,7 @@ export class FakeObjectClient implements ObjectClient {
   async setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject> {
     const stored = this.mustGet(type.plural, object);
     if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
-      throw new ApiError(`the object has been modified; please apply your changes to the latest version`, 409);
+      throw new StaleObjectError(`the object has been modified; please apply your changes to the latest version`);
     }
     this.calls.setFinalizers.push({ plural: type.plural, namespace: object.metadata.namespace, name: object.metadata.name, finalizers: [...finalizers] });
     stored.metadata.finalizers = [...finalizers];

@@ -204,3 +204,16 @@ export function upHostStatus(memoryBytes: number, domains: string[], threads = 8
     storageDomains: domains.map((name) => ({ name, connected: true })),
   };
 }
+
+/**
+ * Makes `informer` answer `get(key)` with `stale` (an object read earlier)
+ * until the returned function is called: a cache that has not seen the
+ * latest writes yet, as a watch lagging behind the API server leaves it.
+ */
+export function lagCache(informer: Informer, key: string, stale: KubeObject): () => void {
+  const get = informer.get;
+  informer.get = (k: string) => (k === key ? stale : get.call(informer, k));
+  return () => {
+    informer.get = get;
+  };
+}
