@@ -15,7 +15,8 @@
  *
  * Configuration: a JSON file named by argv[2] ({@link FleetChildConfig}).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pino from 'pino';
 import { startSimulatedFleet, type SimulatedFleet } from '../agent/simulated-fleet/index.js';
 
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
   const send = (m: FleetChildMessage) => process.send?.(m);
   const config = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as FleetChildConfig;
   let fleet: SimulatedFleet;
+  const lockspace = join(config.stateDir, 'lockspace');
+  await mkdir(lockspace, { recursive: true });
   try {
     fleet = await startSimulatedFleet({
       count: config.count,
@@ -60,6 +63,9 @@ async function main(): Promise<void> {
       stateDir: config.stateDir,
       latencyScale: config.latencyScale,
       logger: pino({ level: config.logLevel ?? 'warn' }, pino.destination(2)),
+      // lockd, as on the test bed: the fabric is the shared lockspace, so a lost
+      // host's HA VMs restart elsewhere on the lease proof (no fence agent here).
+      leases: { manager: 'lockd', lockspace, autoDiskLeases: true },
     });
   } catch (error) {
     send({ type: 'error', message: String((error as Error).stack ?? error) });

@@ -15,6 +15,7 @@ import pino, { type Logger } from 'pino';
 import { CachedListDriver } from '../../hypervisor/cached-list.js';
 import { SimulatedDriver, SimulatedFabric, type SimulatedDriverOptions } from '../../hypervisor/simulated/index.js';
 import { createAgentServer, type AgentServer, type AgentTls } from '../server/index.js';
+import type { LeaseConfig } from '../leases/config.js';
 import { FileStorageManager } from '../storage/index.js';
 import { fleetHosts, type FleetHost } from './addresses.js';
 
@@ -47,6 +48,14 @@ export interface SimulatedFleetOptions {
   heartbeatMs?: number;
   /** Storage health poll interval (default the agent's, 10 s). */
   storagePollMs?: number;
+  /**
+   * Lock manager every agent reports and applies (default none). With lockd,
+   * each agent adds the per-VM `<lease>` in `lockspace` (its files are created
+   * there) and the simulated hypervisors hold the leases fabric-wide while a
+   * domain runs, as virtlockd does on a shared lockspace: a start elsewhere is
+   * refused while the VM runs, and a powered-off host's leases are free.
+   */
+  leases?: LeaseConfig;
 }
 
 /** One agent of a fleet. */
@@ -105,6 +114,7 @@ export async function startSimulatedFleet(options: SimulatedFleetOptions): Promi
       version: SIMULATED_AGENT_VERSION,
       ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
       ...(options.storagePollMs !== undefined ? { storagePollMs: options.storagePollMs } : {}),
+      ...(options.leases !== undefined ? { leases: options.leases } : {}),
     });
     agents.push({ name, address, port: 0, uri, driver, server });
   }

@@ -19,6 +19,17 @@ export interface SimulatedDefinition {
   writableDisks: string[];
   /** Every disk image path, which must exist when the domain starts. */
   diskPaths: string[];
+  /**
+   * The `<lease>` elements' resources (`<target path>/<lockspace>/<key>`, the
+   * file virtlockd would lock): held fabric-wide while the domain runs, as
+   * virtlockd holds them on the shared lockspace.
+   */
+  leases: string[];
+}
+
+/** What the simulator locks while the domain runs: its writable disks and its leases. */
+export function lockedResources(def: SimulatedDefinition): string[] {
+  return [...def.writableDisks, ...def.leases];
 }
 
 /** Host facts a definition is checked against. */
@@ -30,6 +41,25 @@ export interface DefinitionHost {
 
 /** `<os><type machine='…'>`, read with a pattern because ParsedDomain does not carry it. */
 const MACHINE = /<os\b[^>]*>[\s\S]*?<type\b[^>]*\bmachine\s*=\s*(['"])(.*?)\1/;
+
+/** `<lease>` elements, read with a pattern because ParsedDomain does not carry them. */
+const LEASE = /<lease\b[^>]*>([\s\S]*?)<\/lease>/g;
+const LEASE_PART = (tag: string) => new RegExp(`<${tag}\\b[^>]*>([^<]*)</${tag}>`);
+const LEASE_TARGET = /<target\b[^>]*\bpath\s*=\s*(['"])(.*?)\1/;
+
+/** The resources of the domain's `<lease>` elements (see {@link SimulatedDefinition.leases}). */
+function leaseResources(xml: string): string[] {
+  const found: string[] = [];
+  for (const m of xml.matchAll(LEASE)) {
+    const body = m[1] ?? '';
+    const lockspace = LEASE_PART('lockspace').exec(body)?.[1]?.trim();
+    const key = LEASE_PART('key').exec(body)?.[1]?.trim();
+    const target = LEASE_TARGET.exec(body)?.[2];
+    // libvirt refuses a lease without a key or lockspace; the simulator just does not lock it.
+    if (lockspace && key && target) found.push(`${target}/${lockspace}/${key}`);
+  }
+  return found;
+}
 
 /** Versioned machine types QEMU knows (pc-i440fx-7.2, pc-q35-6.0, ...) and their aliases. */
 const VERSIONED_MACHINE = /^pc-(?:i440fx|q35)-(\d+)\.(\d+)$/;
@@ -74,5 +104,6 @@ export function readDefinition(xml: string, host: DefinitionHost): SimulatedDefi
     memoryBytes: Math.round(parsed.memoryMiB * 1024 * 1024),
     writableDisks: withPath.filter((d) => !d.readOnly).map((d) => d.path!),
     diskPaths: withPath.map((d) => d.path!),
+    leases: leaseResources(xml),
   };
 }

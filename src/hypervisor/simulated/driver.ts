@@ -29,7 +29,7 @@ import { type DomainName,
 import { classifyLibvirtError } from '../libvirt/errors.js';
 import { buildMigrateArgs } from '../libvirt/migrate-args.js';
 import { checkUuid } from '../libvirt/virsh.js';
-import { readDefinition, type SimulatedDefinition } from './definition.js';
+import { lockedResources, readDefinition, type SimulatedDefinition } from './definition.js';
 import { SimulatedEventBus } from './event-bus.js';
 import { SimulatedFabric } from './fabric.js';
 import { MEASURED_LIBVIRT_LATENCIES, MEASURED_MIGRATION_MIBPS, scaleLatencies, type SimulatedLatencies } from './latencies.js';
@@ -193,8 +193,10 @@ export class SimulatedDriver implements HypervisorDriver {
     }
     // Re-read after the awaits: another call may have started it meanwhile.
     if (active(d) || this.domains.get(id) !== d) throw libvirtError('Requested operation is not valid: domain is already running');
-    const held = this.fabric.lock(d.def.writableDisks, { uri: this.uri, uuid: id });
+    const held = this.fabric.lock(lockedResources(d.def), { uri: this.uri, uuid: id });
     if (held !== undefined) {
+      // A lease is refused by virtlockd before QEMU runs; a disk by QEMU's own image lock.
+      if (d.def.leases.includes(held)) throw libvirtError(`resource busy: Lockspace resource '${held.slice(held.lastIndexOf('/') + 1)}' is locked`);
       throw libvirtError(
         `internal error: qemu unexpectedly closed the monitor: qemu-system-x86_64: Failed to get "write" lock: Is another process using the image [${held}]?`,
       );
@@ -322,7 +324,7 @@ export class SimulatedDriver implements HypervisorDriver {
     // source suspended/migrated, destination defined/added and resumed/migrated,
     // source stopped/migrated; --undefinesource sends no undefined event.
     this.domains.delete(id);
-    this.fabric.handOver(d.def.writableDisks, { uri: this.uri, uuid: id }, { uri: target.uri, uuid: id });
+    this.fabric.handOver(lockedResources(d.def), { uri: this.uri, uuid: id }, { uri: target.uri, uuid: id });
     this.bus.emit(id, d.def.name, 'suspended', 'migrated');
     target.acceptIncoming(d);
     this.bus.emit(id, d.def.name, 'stopped', 'migrated');
@@ -368,7 +370,7 @@ export class SimulatedDriver implements HypervisorDriver {
   powerOff(): void {
     for (const d of this.domains.values()) {
       d.migration?.abort(libvirtError('Cannot recv data: Connection reset by peer'));
-      this.fabric.unlock(d.def.writableDisks, { uri: this.uri, uuid: d.def.uuid });
+      this.fabric.unlock(lockedResources(d.def), { uri: this.uri, uuid: d.def.uuid });
     }
     this.domains.clear();
     this.fabric.unregister(this);
@@ -428,7 +430,7 @@ export class SimulatedDriver implements HypervisorDriver {
     d.reason = reason;
     d.acpiReadyAt = Infinity;
     d.migration?.abort(libvirtError('operation failed: domain is not running'));
-    this.fabric.unlock(d.def.writableDisks, { uri: this.uri, uuid: d.def.uuid });
+    this.fabric.unlock(lockedResources(d.def), { uri: this.uri, uuid: d.def.uuid });
     this.bus.emit(d.def.uuid, d.def.name, 'stopped', detail);
   }
 

@@ -188,6 +188,27 @@ describe('SimulatedDriver, its own behaviour', () => {
     expect(() => new SimulatedDriver({ uri: h1.uri, fabric })).toThrow(/already answers/);
   });
 
+  it('holds a domain\'s <lease> fabric-wide while it runs, as virtlockd on a shared lockspace: refused elsewhere (LeaseHeld), free after a power-off', async () => {
+    const [h1, h2, fabric] = twoHosts();
+    // A diskless VM: only its lease protects it.
+    const spec = { ...guest(), lease: { lockspace: 'lockspace', key: '', targetPath: dir } };
+    spec.lease.key = spec.uid;
+    const resource = `${dir}/lockspace/${spec.uid}`;
+    await h1.define(buildDomainXml(spec));
+    await h2.define(buildDomainXml(spec));
+    await h1.start(spec.uid);
+    expect(fabric.holder(resource)).toEqual({ uri: h1.uri, uuid: spec.uid });
+    const refused = await h2.start(spec.uid).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ kind: 'LeaseHeld' });
+    expect((refused as Error).message).toMatch(/Lockspace resource '[0-9a-f-]+' is locked/);
+    expect((await h2.get(spec.uid))?.state).toBe('shut off');
+
+    h1.powerOff();
+    expect(fabric.holder(resource)).toBeUndefined();
+    await h2.start(spec.uid);
+    expect((await h2.get(spec.uid))?.state).toBe('running');
+  });
+
   it('refuses kvm domains on a host without KVM', async () => {
     const fabric = new SimulatedFabric<SimulatedDriver>();
     const h = new SimulatedDriver({ uri: 'sim://tcg/system', fabric, latencyScale: 0, capabilities: { hypervisorType: 'qemu' } });
