@@ -40,14 +40,15 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * {@link call} for a write carrying a resourceVersion precondition: its 409
- * can only mean "changed since read", which callers treat as a stale cache
- * rather than an error.
+ * can only mean "changed since read", and its 404 "deleted since read",
+ * which callers treat as a stale cache rather than an error (the watch event
+ * carrying the change is on its way).
  */
 async function guardedCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await call(fn);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 409) throw new StaleObjectError(error.message);
+    if (error instanceof ApiError && (error.code === 409 || error.code === 404)) throw new StaleObjectError(error.message, error.code);
     throw error;
   }
 }

@@ -65,10 +65,12 @@ export class ApiError extends Error {
  * (a guarded status write, a finalizer update): the object changed since it
  * was read, so the reader's copy (an informer cache) is behind. Distinct
  * from other 409s (AlreadyExists on create), which are not about staleness.
+ * A 404 to such a write is the same news in its last form: the object was
+ * deleted since it was read (code 404).
  */
 export class StaleObjectError extends ApiError {
-  constructor(message: string) {
-    super(message, 409);
+  constructor(message: string, code: 409 | 404 = 409) {
+    super(message, code);
     this.name = 'StaleObjectError';
   }
 }

@@ -439,6 +439,26 @@ describe('managerReconciler, SelfHosted', () => {
     expect(env.recorder.events).toHaveLength(events);
   });
 
+  it('a Manager deleted after the cache read it: the status write gets 404, which is a stale cache too (quiet short requeue, no error)', async () => {
+    await haEnvironment();
+    const key = 'prod/engine';
+    const reconciler = managerReconciler(env.ctx);
+    const controller = () => reconciler;
+    await env.reconcile(controller, key);
+    // The cache still shows the Manager as it was before its first status (so the pass must write); the server has deleted it.
+    const cached = env.informers.managers.get(key)!;
+    const restore = lagCache(env.informers.managers, key, { ...cached, status: {} });
+    env.client.update(Resources.Manager, 'prod', 'engine', (o) => {
+      o.metadata.finalizers = [];
+    });
+    env.client.delete(Resources.Manager, 'prod', 'engine');
+    expect(env.client.peek(Resources.Manager, 'prod', 'engine')).toBeUndefined();
+    const writes = env.client.calls.applyStatus.length;
+    await expect(env.reconcile(controller, key)).resolves.toEqual({ requeueAfter: STALE_RETRY_MS });
+    expect(env.client.calls.applyStatus).toHaveLength(writes);
+    restore();
+  });
+
   it('a refused write does not count as written for coalescing: the counts held back behind it are written once the interval is over', async () => {
     await haEnvironment();
     const key = 'prod/engine';

@@ -187,7 +187,7 @@ export class FakeObjectClient implements ObjectClient {
   private statusGate: Promise<void> | undefined;
 
   async applyStatus(type: ResourceType, object: KubeObject, status: unknown, options: { guarded?: boolean } = {}): Promise<KubeObject> {
-    const stored = this.mustGet(type.plural, object);
+    const stored = options.guarded ? this.mustGetGuarded(type.plural, object) : this.mustGet(type.plural, object);
     if (options.guarded && object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
       throw new StaleObjectError(`the object has been modified; please apply your changes to the latest version`);
     }
@@ -200,7 +200,7 @@ export class FakeObjectClient implements ObjectClient {
   }
 
   async setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject> {
-    const stored = this.mustGet(type.plural, object);
+    const stored = object.metadata.resourceVersion !== undefined ? this.mustGetGuarded(type.plural, object) : this.mustGet(type.plural, object);
     if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
       throw new StaleObjectError(`the object has been modified; please apply your changes to the latest version`);
     }
@@ -364,6 +364,13 @@ export class FakeObjectClient implements ObjectClient {
   private mustGet(plural: string, object: Pick<KubeObject, 'metadata'>): KubeObject {
     const stored = this.store(plural).get(keyOf(object.metadata.namespace, object.metadata.name));
     if (!stored) throw new ApiError(`${plural} "${object.metadata.name}" not found`, 404);
+    return stored;
+  }
+
+  /** {@link mustGet} for a write with a precondition: as the real client, a missing object is a stale cache (404). */
+  private mustGetGuarded(plural: string, object: Pick<KubeObject, 'metadata'>): KubeObject {
+    const stored = this.store(plural).get(keyOf(object.metadata.namespace, object.metadata.name));
+    if (!stored) throw new StaleObjectError(`${plural} "${object.metadata.name}" not found`, 404);
     return stored;
   }
 
