@@ -19,17 +19,17 @@ export function verdict(value: number | null | undefined, target: number, o: { f
 /** Why targets were missed, from the runs' findings (keyed by target); shown beside a missed target. */
 export const SCALE_CAUSES: Record<string, string> = {
   coldStart: 'the whole stack needs ~0.12–0.17 CPU s per VM and shares 2 cores: ≥ 2 minutes of both cores for 2,000 VMs (finding 1)',
-  peakRss: 'V8 grows the heap of a busy process far past its live ~80–120 MiB; capped at 256 MiB old generation (finding 2)',
+  peakRss: 'V8 grows the heap of a busy process far past its live ~80–120 MiB; capped at 256 MiB old generation; the Lease thread adds ~30 MiB (finding 2)',
   steady: 'see finding 3',
-  churn: 'not measured at full scale: 20 creates + 20 deletes per second is ~4× what this stack sustains on 2 cores, and under that overload the leader missed its Lease renewal and exited (finding 4)',
-  failover: 'not measured at full scale (the run ended with the leader\'s exit in the churn); at 200 VMs 29–30 s, of which the 15 s Lease expiry alone is 19–21 s (finding 5)',
-  hostLoss: 'not measured at full scale (the run ended before it; finding 6)',
+  churn: '20 creates + 20 deletes per second is ~4× what this stack sustains on 2 cores (5–9 VM starts a second in the cold starts): the VM queue grows to ~2,200 keys and every VM waits for that backlog (finding 4)',
+  failover: 'client-go\'s 15 s Lease has to expire first (the standby took it 17.4–18.7 s after the SIGKILL), then the new leader passes over 2,000 VMs and 100 host links on the shared 2 cores in ~22 s (finding 5)',
+  hostLoss: 'no proof to restart on (finding 6)',
 };
 
 /** What the runs showed (written from the runs and the profile, docs/profiles.md). */
-export const SCALE_FINDINGS = `### Findings (session 4, 2026-11-26: full-size runs at 100 hosts / 2,000 VMs, load average 3–7 on the shared 2 cores, plus cold-start-only experiments stored under \`.drover/bench-results/\`)
+export const SCALE_FINDINGS = `### Findings (sessions 4–5, 2026-11-26: full-size runs at 100 hosts / 2,000 VMs, load average 2–9 on the shared 2 cores, plus cold-start-only experiments stored under \`.drover/bench-results/\`)
 
-1. **Cold start: 2,000 VMs on 100 hosts in 183–268 s — the CPU of this 2-core machine bounds it now, not the controllers.**
+1. **Cold start: 2,000 VMs on 100 hosts in 183–382 s — the CPU of this 2-core machine bounds it now, not the controllers.**
    Session 3's VM controller held one of its 16 workers per VM through volume create → define → start (~2–5 s of
    agent calls), so VMs started at 16 per that time whatever the number of hosts (40 hosts / 800 VMs: 231.6 s, the VM
    queue 784 deep throughout; docs/profiles.md). Now a start runs outside the workers, bounded per host
@@ -39,7 +39,8 @@ export const SCALE_FINDINGS = `### Findings (session 4, 2026-11-26: full-size ru
    answer. With placement in one pass over the VMs, informer indexes instead of scans, coalesced Host and Manager
    writes, no Event for the passing \`Starting\` phase and parsed objects cached, the 800-VM cold start took 100.3 s
    with half the operator CPU (both profiled), and 2,000 VMs took 183 s in the best run (an experiment at load 3–5),
-   265 and 268 s in the full runs. What is left is CPU: in the 183 s run the stack used 234 CPU s — operator 92.5, API
+   265 and 268 s in session 4's full runs, 382 and 302 s in session 5's (the first while an integration test ran
+   beside it: load 9 at its end). What is left is CPU: in the 183 s run the stack used 234 CPU s — operator 92.5, API
    server 79.1, agents 52.1, etcd 10.1, i.e. 0.117 CPU s per VM — so 2,000 VMs need ≥ 117 s of *both* cores with
    nothing else running (the benchmark's own watch and once-a-second /metrics scrape, and the other work on this
    machine, come on top; the full runs used 0.15–0.17 CPU s per VM). The deep VM queue is the symptom: each VM's first
@@ -50,12 +51,13 @@ export const SCALE_FINDINGS = `### Findings (session 4, 2026-11-26: full-size ru
 2. **Peak RSS: the heap of a busy operator, not its live data.** Uncapped (V8 sizes the old generation from this
    machine's 24 GiB), a 2,000-VM cold start swung between 80 and 360 MiB of heap *used* while the live heap was
    ~80–120 MiB, and the RSS reached 573 MiB — over the deployment's own 256Mi limit. Operator processes (dev, bench,
-   image) now run with \`--max-old-space-size=256\`: peak RSS 347 MiB in this run. Tighter caps trade CPU and
+   image) now run with \`--max-old-space-size=256\`: peak RSS 347–389 MiB in the full runs since (the 364–389 MiB of
+   session 5 include the election thread: ~30 MiB measured, ~18 MiB of it what any Node.js worker thread costs). Tighter caps trade CPU and
    safety for it: 192 MiB gave 333 MiB (and the fastest cold start, 183 s); 160 MiB gave 301 MiB but cost 167 CPU s
    for the cold start, and in the next full run the leader stopped renewing its Lease 45 s into the cold start and
    exited (collections near the limit are the likely cause; not proven). The rest of the RSS is outside the heap
    (~75–180 MiB: the node binary, client-node's compiled code, TLS and HTTP buffers). So the 300 MiB target is missed
-   by ~50 MiB at 2,000 VMs with a safe heap margin; it needs a smaller live set (client-node's modules are ~45 MiB of
+   by 50–90 MiB at 2,000 VMs with a safe heap margin; it needs a smaller live set (client-node's modules are ~45 MiB of
    it) or a 256Mi-limited pod's own heap sizing, which the benchmark does not emulate.
 3. **Steady state meets the target:** over 600 s only Host heartbeat status writes (0.93 and 0.95 per host per 5 s interval in the two full runs that got there: 11,105 and 11,434 of a budget of 12,000), no other write to
    Drover's kinds and no Events; the rest is the Lease renewals (every 2 s) and the API server's own endpoints. A
@@ -63,28 +65,38 @@ export const SCALE_FINDINGS = `### Findings (session 4, 2026-11-26: full-size ru
    agent event moved the link's heartbeat time: 3,408 Host writes in the 800-VM cold start before, 766 after).
    Keeping 100 hosts' heartbeats costs the operator ~0.2 cores (121 CPU s in 600 s: ~19 Host reconciles and writes
    a second).
-4. **Churn (20 creates + 20 deletes per second for 60 s) overloads this machine, and the leader does not survive it.**
-   In both full-size runs that reached the churn the leader's Lease renewal (a GET and a PUT) timed out after
-   4.6–5.1 s within 10–30 s of the churn's start, the 10 s renew deadline passed and the operator exited, as client-go
-   operators do; for ~15 s before, its /metrics did not answer within 2 s either, so the operator itself was starved
-   (heap normal: 80–120 MiB used; load average 4–6). The cold start shows what the stack sustains here: 7.5–11 VMs
-   started per second with ~5 operator writes each; the churn asks for 20 starts *and* 20 deletions per second, about
-   4× that. The missing piece is load shedding: a bound on the operator's own API write rate (client-go's QPS/burst
-   limiter has no counterpart in Drover's client yet) so that overload becomes a longer queue instead of a starved
-   process, and a renewal that cannot be starved (its own connection; the API server's \`leader-election\` priority
-   level through a FlowSchema — tried once, no effect established, that run also saw 429s on the first lists, so it
-   was taken out again). At 10 hosts / 200 VMs (session 3, 2 + 2 per second) churn p95 was 2.9–5.7 s.
-5. **Leader failover: not measured at 2,000 VMs** (the runs ended with the leader's exit in the churn). At 200 VMs
-   (session 3) the new leader had caught up 29.3–29.9 s after the SIGKILL, 19.2–21.3 s of it waiting for the Lease:
-   with client-go's defaults (lease 15 s, retry 2 s) the standby sees the last renewal up to a retry late and retries
-   every 2 s, so the 20 s target is not reachable with the default Lease whatever the catch-up takes (with an 8 s Lease:
-   caught up after 14.7 s). Two things changed for the catch-up: a new leader no longer marks placed VMs \`Unknown\`
-   while its links to the hosts are still forming (that was a status write and an Event per VM, and back), and the
-   benchmark now counts only *successful* VM passes as "reconciled" (a pass that asks to come back later, a link
-   still forming, has not caught up).
-6. **Host loss: not measured at 2,000 VMs** (the run ended before it). HA restart is in the operator since session 3:
-   the test-bed benchmark (HA failover section) restarts a killed host's HA VM elsewhere in 20.6 s p50 with the
-   storage lease as proof; the scale scenario powers off a simulated hypervisor, whose disk locks are released.
+4. **Churn (20 creates + 20 deletes per second for 60 s) is ~4× what this machine sustains; the leader now rides it
+   out, and the backlog is the p95.** Session 4's two full runs lost the leader 10–30 s into the churn: its Lease
+   renewal (a GET and a PUT) timed out after 4.6–5.1 s, the 10 s renew deadline passed and it exited, while its
+   /metrics did not answer within 2 s for ~15 s before — the renewal waited behind the work in the one event loop.
+   Since session 5 the Lease is renewed from a worker thread with its own event loop and its own connection
+   (\`--leader-election-thread\`, docs/operations.md; the main thread reads the last renewal from shared memory), the
+   way client-go renews from its own goroutine. Both full runs of session 5 kept the same leader through the churn.
+   The figures are then the overload itself: the cold start shows the stack sustains 5–9 VM starts a second with
+   ~5 operator writes each, the churn asks for 20 starts *and* 20 deletions a second, so the VM queue grew to
+   2,095–2,226 keys (mean ~1,500–1,650) and every created VM waited for that backlog: apply → Running p50 135–141 s,
+   p95 140–144 s, deletion → gone about the same, no VM lost, none left behind. Meeting 5 s needs the capacity
+   (≥ 4× this CPU for the whole stack: operator, API server, etcd and the agents); a client-side write limit would
+   not shorten the backlog, only move it. At 10 hosts / 200 VMs (session 3, 2 + 2 per second) churn p95 was
+   2.9–5.7 s.
+5. **Leader failover: caught up 39.8–40.5 s after the SIGKILL, of which the Lease is 17.4–18.7 s.** With client-go's
+   defaults (lease 15 s, retry 2 s) the standby sees the last renewal up to a retry late and retries every 2 s, so
+   the 20 s target is not reachable with the default Lease whatever the catch-up takes (with an 8 s Lease at 200 VMs:
+   caught up after 14.7 s). The catch-up itself — links to 100 agents formed and heartbeats written again 4 s after
+   taking the Lease, then a successful pass over each of the 2,000 VMs (the failover probe created during the gap
+   Running with them) — took ~22 s and 23 CPU s of the new leader on the shared 2 cores. Earlier changes for the
+   catch-up: a new leader no longer marks placed VMs \`Unknown\` while its links to the hosts are still forming, and
+   the benchmark counts only *successful* VM passes as "reconciled".
+6. **Host loss: 21 HA VMs of the lost host Running elsewhere 19.5 s after it powered off (p50 13.8 s, p95 17.6 s),
+   against oVirt's 60–140 s and Proxmox's ~2 min.** The first session-5 run still ended 0/21 after 300 s with every
+   VM \`FailoverBlocked=FencingFailed\`: the simulated hosts had neither a fence agent nor leases Drover relies on,
+   and Drover restarts nothing without a proof that the old instance is gone — correct, but it measured nothing.
+   The simulated hypervisor now holds each domain's \`<lease>\` fabric-wide while it runs (refused elsewhere with
+   lockd's message, freed when its host powers off) and the scale fleet's agents run with lockd, as the test bed's
+   do; so the proof is the lease (\`LeaseFree\`): after \`leaseFailoverAfterSeconds\` (10 s) of silence the VMs are
+   started elsewhere, each start succeeding only because the dead host's leases are free. The host had not even
+   reached NonResponsive (60 s) by then. The test-bed benchmark (HA failover section) measures the same path with
+   real libvirt/virtlockd: 20.6 s p50 for one VM.
 7. **What else was found and fixed on the way** (docs/profiles.md): every agent call opened a new TLS connection
    (session 3); the bench's 1 Hz /metrics scrape made per-VM exposition 13 % of the operator's busy time at 800 VMs
    (label escaping and the label check made cheaper: −74 %); a new leader marked every placed VM \`Unknown\` while its
