@@ -158,6 +158,13 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
       ]);
       return { requeueAfter: WAIT_MS };
     }
+    // No link to the source yet (a new leader's links are still forming, or the host went
+    // silent): wait before recording a decision nobody can carry out yet.
+    const client = ctx.agents.client(objectKey(namespace, source));
+    if (!client) {
+      await write('Pending', [false, 'SourceNotConnected', `no connection to the source host ${source} yet`]);
+      return { requeueAfter: WAIT_MS };
+    }
     starting.set(key, { namespace, source });
     const targetObject = ctx.informers.hosts.get(objectKey(namespace, target.host))!;
     const address = (targetObject.spec as { address: string }).address;
@@ -165,8 +172,6 @@ export function migrationReconciler(ctx: OperatorContext): Reconciler {
     status.startTime = rfc3339(ctx.now());
     // Record the decision before acting on it.
     await write('Running', [false, 'Running', `migrating ${migration.spec.vmName} from ${source} to ${target.host}`]);
-    const client = ctx.agents.client(objectKey(namespace, source));
-    if (!client) throw new Error(`no agent connection to source host ${source}`);
     try {
       await client.migrateVm(vmObject.metadata.uid ?? '', migrateRequest(address, limits));
     } catch (error) {

@@ -238,6 +238,30 @@ describe('VirtualMachineMigration', () => {
     expect(vmStatus().migration).toBeUndefined();
   });
 
+  it('with no connection to the source yet (a new leader\'s links forming), waits Pending without recording a decision, then starts once connected', async () => {
+    env = await startEnv();
+    await runningVm();
+    const source = vmStatus().host!;
+    await env.client.create(Resources.VirtualMachineMigration, migrationObj('mig', NS, 'vm'));
+    await settle();
+    env.agents.setState(`${NS}/${source}`, 'Connecting');
+    const r = await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    const waiting = env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus;
+    expect(waiting.phase).toBe('Pending');
+    expect(waiting.targetHost).toBeUndefined();
+    expect(waiting.startTime).toBeUndefined();
+    expect(waiting.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'SourceNotConnected' });
+    expect(r).toEqual({ requeueAfter: expect.any(Number) });
+    expect(env.agents.calls.filter((c) => c.verb === 'migrateVm')).toHaveLength(0);
+
+    env.agents.setState(`${NS}/${source}`, 'Connected');
+    await env.reconcile(migrationReconciler, `${NS}/mig`);
+    await settle();
+    expect((env.client.peek(Resources.VirtualMachineMigration, NS, 'mig')!.status as MigrationStatus).phase).toBe('Running');
+    expect(env.agents.calls.filter((c) => c.verb === 'migrateVm')).toHaveLength(1);
+  });
+
   it('after a restart with no job of its own on the source, asks again while the VM is still only there', async () => {
     env = await startEnv();
     await runningVm();
