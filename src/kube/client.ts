@@ -10,7 +10,7 @@ import {
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { ApiError, StaleObjectError, type ApplyStatusOptions, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent, type WatchHandle } from './types.js';
+import { ApiError, StaleObjectError, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent, type WatchHandle } from './types.js';
 
 /** Converts client-node's exceptions into ApiError with the HTTP code and the server's message. */
 export function toApiError(error: unknown): unknown {
@@ -157,8 +157,8 @@ export class KubeObjectClient implements ObjectClient {
     };
   }
 
-  async applyStatus(type: ResourceType, object: KubeObject, status: unknown, options: ApplyStatusOptions = {}): Promise<KubeObject> {
-    const guard = options.guarded && object.metadata.resourceVersion ? { resourceVersion: object.metadata.resourceVersion } : {};
+  async applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject> {
+    const guard = object.metadata.resourceVersion ? { resourceVersion: object.metadata.resourceVersion } : {};
     const body = {
       apiVersion: `${type.group}/${type.version}`,
       kind: type.kind,

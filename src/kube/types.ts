@@ -101,9 +101,13 @@ export interface ObjectClient {
   ): Promise<WatchHandle>;
   /**
    * Writes the whole status by server-side apply on the status subresource
-   * (the field manager owns exactly the status fields it sets).
+   * (the field manager owns exactly the status fields it sets), guarded by
+   * the object's resourceVersion when it has one: a write over an object that
+   * changed (or went away) since it was read fails with a
+   * {@link StaleObjectError}, so a pass working from an older cache cannot put
+   * an older status back.
    */
-  applyStatus(type: ResourceType, object: KubeObject, status: unknown, options?: ApplyStatusOptions): Promise<KubeObject>;
+  applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject>;
   /** Replaces metadata.finalizers, guarded by the object's resourceVersion. */
   setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject>;
   /** Deletes an object (guarded by its UID); false when it was already gone. */
@@ -113,14 +117,4 @@ export interface ObjectClient {
 /** Records Kubernetes Events about an object. */
 export interface EventRecorder {
   event(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
-}
-
-/** Options of {@link ObjectClient.applyStatus}. */
-export interface ApplyStatusOptions {
-  /**
-   * Send `object`'s resourceVersion as a precondition: the write fails with
-   * 409 when the object changed since it was read, so a pass working from a
-   * cache older than its own last write cannot put an older status back.
-   */
-  guarded?: boolean;
 }

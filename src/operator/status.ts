@@ -38,6 +38,7 @@ export async function writeStatusIfChanged(
   object: KubeObject,
   status: unknown,
 ): Promise<KubeObject | undefined> {
-  if (canonicalJson(clean(object.status)) === canonicalJson(clean(status))) return undefined;
-  return client.applyStatus(type, object, clean(status), { guarded: true });
+  const next = clean(status);
+  if (canonicalJson(clean(object.status)) === canonicalJson(next)) return undefined;
+  return client.applyStatus(type, object, next);
 }

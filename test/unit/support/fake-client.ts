@@ -186,9 +186,9 @@ export class FakeObjectClient implements ObjectClient {
 
   private statusGate: Promise<void> | undefined;
 
-  async applyStatus(type: ResourceType, object: KubeObject, status: unknown, options: { guarded?: boolean } = {}): Promise<KubeObject> {
-    const stored = options.guarded ? this.mustGetGuarded(type.plural, object) : this.mustGet(type.plural, object);
-    if (options.guarded && object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
+  async applyStatus(type: ResourceType, object: KubeObject, status: unknown): Promise<KubeObject> {
+    const stored = object.metadata.resourceVersion !== undefined ? this.mustGetGuarded(type.plural, object) : this.mustGet(type.plural, object);
+    if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== stored.metadata.resourceVersion) {
       throw new StaleObjectError(`the object has been modified; please apply your changes to the latest version`);
     }
     this.calls.applyStatus.push({ plural: type.plural, namespace: object.metadata.namespace, name: object.metadata.name, status: clone(status) });
