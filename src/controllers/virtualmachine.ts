@@ -30,7 +30,7 @@ import { whereabouts } from './vm/whereabouts.js';
 import { deleteVirtualMachine } from './vm/deletion.js';
 import { failOver, runsOnAnsweringHost } from './vm/failover.js';
 import { isStorageErrorPause, storageErrorPause } from './vm/storage-error.js';
-import { applyStartOutcome, BackgroundStarts, start, startInBackground } from './vm/start.js';
+import { applyStartOutcome, BackgroundStarts, start, START_CONFIRM_MS, startInBackground } from './vm/start.js';
 import { commit, dropCond, setCond, setPhase, type Work } from './vm/work.js';
 import { quietOnStale } from './stale.js';
 
@@ -40,8 +40,6 @@ const REFUSED_RETRY_MS = 30_000;
 const POLL_MS = 2_000;
 /** Re-check delay of a VM no host can take. */
 const PENDING_RETRY_MS = 30_000;
-/** How long a start's answer outweighs a domain list that does not show the domain running yet. */
-const START_CONFIRM_MS = 15_000;
 
 /** libvirt shut-off reasons that are not failures. */
 const CLEAN_STOP_REASONS = new Set(['shutdown', 'destroyed', 'saved', 'migrated', 'from-snapshot']);

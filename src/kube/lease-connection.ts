@@ -56,10 +56,12 @@ export function leaseConnectionFrom(kc: KubeConfig): LeaseConnectionResult {
   if (user?.impersonateUser) return { unsupported: 'impersonation is not supported on the election thread' };
   if (cluster.proxyUrl) return { unsupported: 'a proxy is not supported on the election thread' };
   try {
+    const ca = pem(cluster.caData, cluster.caFile);
+    const cert = user ? pem(user.certData, user.certFile) : undefined;
     const connection: LeaseConnection = {
       server: cluster.server.replace(/\/+$/, ''),
-      ...(pem(cluster.caData, cluster.caFile) ? { ca: pem(cluster.caData, cluster.caFile) } : {}),
-      ...(user && pem(user.certData, user.certFile) ? { cert: pem(user.certData, user.certFile), key: pem(user.keyData, user.keyFile) } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert, key: pem(user?.keyData, user?.keyFile) } : {}),
       ...(user?.token ? { token: user.token } : {}),
       ...(tokenFile ? { tokenFile } : {}),
       ...(cluster.skipTLSVerify ? { insecureSkipTlsVerify: true } : {}),

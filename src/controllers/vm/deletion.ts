@@ -14,12 +14,10 @@ import { writeStatusIfChanged } from '../../operator/status.js';
 import { removeFinalizer, withReady } from '../common.js';
 import type { OperatorContext } from '../context.js';
 import { activeMigrationFor } from './migrations.js';
-import type { BackgroundStarts } from './start.js';
+import { START_CONFIRM_MS, type BackgroundStarts } from './start.js';
 import { whereabouts } from './whereabouts.js';
 
 const WAIT_MS = 5_000;
-/** How long after a start a domain list that lacks the domain is not believed (as in the VM reconciler). */
-const START_CONFIRM_MS = 15_000;
 
 /** Ignores "already gone" answers of idempotent deletes. */
 async function gone<T>(call: Promise<T>): Promise<void> {

@@ -43,6 +43,12 @@ export interface StartOutcome {
 }
 
 /**
+ * How long a start's answer outweighs a domain list that does not show the
+ * domain running yet (the VM reconciler and the deletion branch both wait on it).
+ */
+export const START_CONFIRM_MS = 15_000;
+
+/**
  * Starts that run outside the VM workers: per VM UID at most one in flight,
  * per host at most `slots.limit` at once; each end is recorded and wakes
  * the VM's key. Reconciles of a VM with a start in flight do nothing (see
