@@ -64,6 +64,20 @@ export const absolutePath = z
     'x-kubernetes-validations': [{ rule: "!self.matches('(^|/)[.][.](/|$)')", message: 'must not contain ".." segments' }],
   });
 
+/**
+ * The guest CPU model: `host-model` (the host's CPU as the nearest named
+ * model: migrates between compatible hosts), `host-passthrough` (the physical
+ * CPU as is: migrates only between identical hosts), or a named libvirt model
+ * such as `Nehalem`, `EPYC` or `qemu64` (oVirt's cluster CPU type: the same
+ * CPU on every host, whatever the hardware). The host checks a named model
+ * against what its QEMU and CPU offer when the VM is defined.
+ */
+export const cpuModel = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'must be host-model, host-passthrough or a CPU model name (letters, digits, ".", "_", "-")');
+
 /** A path relative to a storage domain's root, without `..` (kernel images, ISO files). */
 export const relativePath = z
   .string()

@@ -3,7 +3,7 @@
  * run strategy, with KubeVirt's runStrategy meanings and oVirt's HA semantics.
  */
 import { z } from 'zod';
-import { conditions, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
+import { conditions, cpuModel, dnsLabel, labelSelector, quantityAtLeast, relativePath } from './common.js';
 import { withRules } from './rules.js';
 
 /** VM phases. */
@@ -87,6 +87,12 @@ export const virtualMachineSpec = withRules(
       sockets: z.int().min(1).max(16).default(1),
       /** Threads per core. */
       threads: z.int().min(1).max(8).default(1),
+      /**
+       * CPU model: `host-model` when unset, `host-passthrough`, or a named
+       * model (e.g. `Nehalem`, `EPYC`, `qemu64`). Under TCG the host modes
+       * become `qemu64`; a named model is emulated as named.
+       */
+      model: cpuModel.optional(),
     }),
     /** Guest memory (a quantity, at least 16Mi). */
     memory: quantityAtLeast('16Mi', 'spec.memory'),

@@ -55,6 +55,8 @@ export interface BenchEnvOptions {
   operatorArgs?: string[];
   /** LOG_LEVEL of the operator process (default: inherited, else info). */
   operatorLogLevel?: string;
+  /** The agents' `--acceleration` (default tcg: CI must not depend on KVM). */
+  acceleration?: 'tcg' | 'kvm';
 }
 
 /** A running benchmark environment. */
@@ -179,7 +181,7 @@ export async function startBenchEnv(repoRoot: string, options: BenchEnvOptions, 
     const adminKubeconfig = controlPlane.adminKubeconfig;
     const tokens: Record<string, string> = {};
     for (const name of hostNames) tokens[name] = await createBootstrapToken(repoRoot, adminKubeconfig, { namespace, host: name, ttl: '1h' });
-    const { agents } = await startEnrollAgents(repoRoot, testbed, { url: `https://${gateway}:${ENROLL_PORT}`, namespace, caCertHash: ca.caCertHash, tokens, hostNames });
+    const { agents } = await startEnrollAgents(repoRoot, testbed, { url: `https://${gateway}:${ENROLL_PORT}`, namespace, caCertHash: ca.caCertHash, tokens, hostNames }, { acceleration: options.acceleration ?? 'tcg' });
     for (const agent of agents) {
       await waitForEnrolledAgent(agent, ca.caCertPem);
       watched.push({ what: `the agent of ${agent.hostName}`, alive: () => isAlive(agent.pid), logFile: agent.logFile });

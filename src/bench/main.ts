@@ -38,6 +38,8 @@ async function main(): Promise<void> {
       'keep-logs': { type: 'string' },
       // vm-burst experiment: 'firmware' guests (no OS) instead of the tiny Linux guest.
       'burst-guest': { type: 'string' },
+      // vm-burst experiment: 'kvm' (agents require KVM, VMs ask for it) instead of 'tcg'.
+      'burst-acceleration': { type: 'string' },
       // ha-failover: runs (at least 5 for the report).
       'ha-runs': { type: 'string', default: '5' },
       // hosted-engine: runs (at least 5 for the report).
@@ -74,10 +76,12 @@ async function main(): Promise<void> {
   }
   if (!values['report-only'] && (!values.only || values.only === 'vm-burst')) {
     const experiment =
-      (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined || values['burst-guest'] !== undefined ||
+      (values['operator-arg'] ?? []).length > 0 || values['operator-log-level'] !== undefined || values['burst-vms'] !== undefined || values['burst-guest'] !== undefined || values['burst-acceleration'] !== undefined ||
       values['burst-max'] !== '40' || values['burst-idle-seconds'] !== '30';
     const guest = values['burst-guest'];
     if (guest !== undefined && guest !== 'linux' && guest !== 'firmware') throw new Error(`--burst-guest must be linux or firmware, got ${guest}`);
+    const acceleration = values['burst-acceleration'];
+    if (acceleration !== undefined && acceleration !== 'tcg' && acceleration !== 'kvm') throw new Error(`--burst-acceleration must be tcg or kvm, got ${acceleration}`);
     const result = await runVmBurst(
       repoRoot,
       {
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
         ...(values['operator-log-level'] ? { operatorLogLevel: values['operator-log-level'] } : {}),
         ...(values['keep-logs'] ? { keepLogsDir: resolve(values['keep-logs']) } : {}),
         ...(guest ? { guest } : {}),
+        ...(acceleration ? { acceleration } : {}),
       },
       (m) => console.error(m),
     );

@@ -22,6 +22,17 @@ export interface ResolveContext {
   vmLease?: (uid: string) => Promise<LeaseSpec | undefined>;
 }
 
+/**
+ * The libvirt CPU mode for a requested model. Unset means host-model (not
+ * passthrough): libvirt pins a named model at start, which a destination with
+ * a different but compatible CPU can still provide, so VMs migrate.
+ */
+export function cpuMode(model: string | undefined): Pick<DomainSpec['cpu'], 'mode' | 'model'> {
+  if (model === undefined || model === 'host-model') return { mode: 'host-model' };
+  if (model === 'host-passthrough') return { mode: 'host-passthrough' };
+  return { mode: 'custom', model };
+}
+
 /** The domain type for a requested acceleration on this host. */
 async function hypervisorFor(acceleration: VmSpec['acceleration'], ctx: ResolveContext): Promise<HypervisorType> {
   if (acceleration === 'tcg') return 'qemu';
@@ -92,9 +103,7 @@ export async function resolveVmSpec(uid: string, spec: VmSpec, ctx: ResolveConte
     owner: { namespace: spec.owner.namespace, name: spec.owner.name },
     generation: spec.generation,
     hypervisor,
-    // host-model (not passthrough) under KVM: libvirt pins a named model at start, which a
-    // destination with a different but compatible CPU can still provide, so VMs migrate.
-    cpu: { mode: 'host-model', cores: spec.cpu.cores, sockets: spec.cpu.sockets, threads: spec.cpu.threads },
+    cpu: { ...cpuMode(spec.cpu.model), cores: spec.cpu.cores, sockets: spec.cpu.sockets, threads: spec.cpu.threads },
     memoryMiB: spec.memoryMiB,
     disks,
     interfaces: spec.nics.map((n) => ({ name: n.name, bridge: n.bridge, mac: n.mac, model: n.model })),

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DOMAIN_NAME_PATTERN, MAC_PATTERN } from '../../hypervisor/domainxml/validate.js';
 import { agentName, domainRelativePath, noControlChars, objectName, uuid } from './common.js';
+import { cpuModel } from '../common.js';
 
 /** libvirt domain name: lower case, 1–128 characters, never `/` or `..`. */
 export const vmDomainName = z
@@ -76,6 +77,8 @@ export const vmSpec = z
       cores: z.int().min(1).max(256),
       sockets: z.int().min(1).max(16).default(1),
       threads: z.int().min(1).max(8).default(1),
+      /** `host-model` when unset, `host-passthrough`, or a named libvirt CPU model. */
+      model: cpuModel.optional(),
     }),
     memoryMiB: z.int().min(16).max(MAX_MEMORY_MIB),
     /** `auto` uses KVM when the host has it, else TCG. */

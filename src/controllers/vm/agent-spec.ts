@@ -58,7 +58,8 @@ export function toAgentSpec(vm: VirtualMachine, uid: string, generation: number)
     name: domainName(namespace, vm.metadata.name),
     owner: { namespace, name: vm.metadata.name },
     generation,
-    cpu: { cores: vm.spec.cpu.cores, sockets: vm.spec.cpu.sockets, threads: vm.spec.cpu.threads },
+    // model only when set: VMs without one keep their spec hash (no RestartRequired after an upgrade).
+    cpu: { cores: vm.spec.cpu.cores, sockets: vm.spec.cpu.sockets, threads: vm.spec.cpu.threads, ...(vm.spec.cpu.model !== undefined ? { model: vm.spec.cpu.model } : {}) },
     memoryMiB: Math.max(16, Math.ceil(parseQuantity(vm.spec.memory) / (1024 * 1024))),
     acceleration: vm.spec.acceleration === 'KVM' ? 'kvm' : vm.spec.acceleration === 'TCG' ? 'tcg' : 'auto',
     disks: (vm.spec.disks ?? []).map((d) => ({

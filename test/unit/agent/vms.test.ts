@@ -90,6 +90,30 @@ describe('PUT /v1/vms/{uid} (define)', () => {
     expect(parseDomainXml(xml).type).toBe('qemu');
   });
 
+  it('writes the requested CPU model: host-model when unset, host-passthrough, or a named model in custom mode', async () => {
+    const cpuXml = (uid: string) => {
+      const xml = String(h.driver.calls.filter((c) => c.method === 'define').at(-1)?.args[0]);
+      expect(xml).toContain(`<uuid>${uid}</uuid>`);
+      return /<cpu\b[\s\S]*?<\/cpu>|<cpu\b[^>]*\/>/.exec(xml)?.[0] ?? '';
+    };
+    expect((await h.call('PUT', `/v1/vms/${UID}`, vmSpec())).status).toBe(200);
+    expect(cpuXml(UID)).toContain('mode="host-model"');
+    expect((await h.call('PUT', `/v1/vms/${UID}`, vmSpec({ generation: 2, cpu: { cores: 2, model: 'host-passthrough' } }))).status).toBe(200);
+    expect(cpuXml(UID)).toContain('mode="host-passthrough"');
+    expect((await h.call('PUT', `/v1/vms/${UID}`, vmSpec({ generation: 3, cpu: { cores: 2, model: 'EPYC' } }))).status).toBe(200);
+    const custom = cpuXml(UID);
+    expect(custom).toContain('mode="custom"');
+    expect(custom).toMatch(/<model[^>]*>EPYC<\/model>/);
+    expect(count('define')).toBe(3);
+  });
+
+  it('refuses a malformed CPU model with 400 naming the field, and defines nothing', async () => {
+    const res = await h.call('PUT', `/v1/vms/${UID}`, vmSpec({ cpu: { cores: 2, model: 'EPYC"/><evil' } }));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.error)).toContain('cpu.model');
+    expect(h.driver.mutatingCalls()).toEqual([]);
+  });
+
   it('answers 422 InvalidSpec when libvirt rejects the XML, and nothing is defined', async () => {
     h.driver.failNext.set('define', new DriverError('InvalidSpec', 'unsupported configuration: bridge br0 does not exist'));
     const res = await h.call('PUT', `/v1/vms/${UID}`, vmSpec());

@@ -352,6 +352,18 @@ describe('volume names', () => {
   });
 });
 
+describe('agent spec', () => {
+  it('passes spec.cpu.model to the agent only when it is set, so VMs without one keep their spec', async () => {
+    const { toAgentSpec } = await import('../../../src/controllers/vm/agent-spec.js');
+    const { virtualMachineObject } = await import('../../../src/api/kinds.js');
+    const uid = '1b64d000-d982-4e2e-9e73-06ef177f843a';
+    const vm = (cpu: Record<string, unknown>) =>
+      virtualMachineObject.parse({ apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'web', namespace: NS }, spec: { cpu, memory: '64Mi', boot: { storageDomain: 'images', kernel: 'vmlinuz' } } });
+    expect(toAgentSpec(vm({ cores: 2 }), uid, 1).cpu).toEqual({ cores: 2, sockets: 1, threads: 1 });
+    expect(toAgentSpec(vm({ cores: 2, model: 'EPYC' }), uid, 1).cpu).toEqual({ cores: 2, sockets: 1, threads: 1, model: 'EPYC' });
+  });
+});
+
 describe('concurrent VM reconciles', () => {
   it('two VMs placed at once never both take the last room on a host (placements count before the cache shows them)', async () => {
     env = await startEnv();
