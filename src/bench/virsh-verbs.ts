@@ -6,7 +6,10 @@
  * For each layer — plain `virsh` processes, the LibvirtDriver verbs, and the
  * agent's VmService verbs (which read the domain before and after) — it
  * reports the median wall time and the CPU time spent by virsh (our child
- * processes) and by the host's libvirtd, per verb.
+ * processes), by the host's libvirtd and by the whole machine, per verb, and
+ * for the driver's start the CPU per process name (QEMU, libvirtd...): with
+ * nothing else running, the machine figure is what one start costs, the
+ * floor under any burst of starts on this many cores.
  *
  * Usage: `node dist/bench/virsh-verbs.js [--rounds N] [--domains N] [--keep]`;
  * `--domains` first defines that many other (shut off) domains, as on a
@@ -55,24 +58,78 @@ interface Sample {
   ms: number;
   virshCpuMs: number;
   libvirtdCpuMs: number;
+  /** Busy CPU of the whole machine meanwhile: with nothing else running, what the verb costs everything (QEMU included). */
+  machineCpuMs: number;
+  /** CPU ms per process name meanwhile (QEMU, libvirtd, virtlogd...). */
+  byCommand: Map<string, number>;
+}
+
+/** Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait). */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / TICKS;
+}
+
+/** CPU seconds (own + reaped children) of every live process, by pid, with its command name. */
+function processCpu(): Map<string, { comm: string; seconds: number }> {
+  const out = new Map<string, { comm: string; seconds: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS;
+      out.set(entry, { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ms per command name between two {@link processCpu} snapshots (processes alive at the second). */
+function cpuByCommand(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [pid, p] of after) {
+    const delta = p.seconds - (before.get(pid)?.seconds ?? 0);
+    if (delta > 0) out.set(p.comm, (out.get(p.comm) ?? 0) + delta * 1000);
+  }
+  return out;
 }
 
 /** Runs `fn` and measures its wall time and the CPU it cost virsh and libvirtd. */
 async function measure(libvirtdPid: number, fn: () => Promise<unknown>): Promise<Sample> {
   const v0 = virshCpuSeconds();
   const l0 = cpuSeconds(libvirtdPid);
+  const m0 = machineBusySeconds();
+  const p0 = processCpu();
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;
-  return { ms, virshCpuMs: (virshCpuSeconds() - v0) * 1000, libvirtdCpuMs: (cpuSeconds(libvirtdPid) - l0) * 1000 };
+  return {
+    ms,
+    byCommand: cpuByCommand(p0, processCpu()),
+    virshCpuMs: (virshCpuSeconds() - v0) * 1000,
+    libvirtdCpuMs: (cpuSeconds(libvirtdPid) - l0) * 1000,
+    machineCpuMs: (machineBusySeconds() - m0) * 1000,
+  };
 }
 
-function median(samples: Sample[]): { ms: number; virshCpuMs: number; libvirtdCpuMs: number; n: number } {
+/** Mean CPU ms per process name over the samples, the 6 largest. */
+function meanByCommand(samples: Sample[]): Record<string, number> {
+  const sums = new Map<string, number>();
+  for (const s of samples) for (const [comm, ms] of s.byCommand) sums.set(comm, (sums.get(comm) ?? 0) + ms);
+  return Object.fromEntries([...sums].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([comm, ms]) => [comm, Math.round(ms / samples.length)]));
+}
+
+function median(samples: Sample[]): { ms: number; virshCpuMs: number; libvirtdCpuMs: number; machineCpuMs: number; n: number } {
   const r = (v: number) => Math.round(v);
   return {
     ms: r(percentile(samples.map((s) => s.ms), 50)),
     virshCpuMs: r(percentile(samples.map((s) => s.virshCpuMs), 50)),
     libvirtdCpuMs: r(percentile(samples.map((s) => s.libvirtdCpuMs), 50)),
+    machineCpuMs: r(percentile(samples.map((s) => s.machineCpuMs), 50)),
     n: samples.length,
   };
 }
@@ -194,6 +251,8 @@ async function main(): Promise<void> {
       guest: 'firmware-only, 64 MiB, TCG',
       virsh: { define: median(raw.define), start: median(raw.start) },
       driver: { define: median(drv.define), get: median(drv.get), start: median(drv.start) },
+      // Where a start's CPU goes: QEMU itself (libvirt's ~400 qom-get calls reading the guest CPU back) and libvirtd.
+      driverStartCpuByProcessMs: meanByCommand(drv.start),
       agent: { define: median(agent.define), start: median(agent.start) },
     };
     console.log(JSON.stringify(result, null, 2));

@@ -217,8 +217,8 @@ function vmManifest(env: BenchEnv, name: string, index: number, guest: 'linux' |
   const ip = guestAddress(subnet, index);
   const common = {
     runStrategy: 'Always',
-    // qemu64 under KVM: this machine's nested KVM cannot set the MSRs (0x10a) a host-model CPU brings.
-    cpu: acceleration === 'kvm' ? { cores: 1, model: 'qemu64' } : { cores: 1 },
+    // kvm64 under KVM: this machine's nested KVM cannot set the MSRs (0x10a) a host-model CPU brings, and lacks the svm that qemu64 lists.
+    cpu: acceleration === 'kvm' ? { cores: 1, model: 'kvm64' } : { cores: 1 },
     memory: VM_MEMORY,
     acceleration: acceleration === 'kvm' ? 'KVM' : 'TCG',
     networks: [{ name: 'mgmt', bridge: 'br0' }],
