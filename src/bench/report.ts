@@ -208,6 +208,20 @@ Anchors: KubeVirt VMI creation → Running p50 15–22 s published (with pod sch
 /** What the runs showed; kept here because this file regenerates docs/benchmarks.md. */
 const VM_BURST_FINDINGS = `### Findings (runs of 2026-11-26; experiments stored under \`.drover/bench-results/\`, not above)
 
+**Session 6: the target is below the floor that libvirt's own start sets on this machine.**
+\`node dist/bench/virsh-verbs.js --rounds 8\` (nothing else running, load 2.5 → 2.0) measures what one start of a
+firmware-only TCG guest costs the whole machine: 0.61 CPU s (wall 0.59 s), of which QEMU 0.45 s and libvirtd 0.10 s;
+a bare \`qemu-system-x86_64 -S\` start costs 0.05 s, so most of it is libvirt 9.0's start sequence, which reads the
+guest CPU back with ~400 \`qom-get\` calls. With 2 cores, half of a burst of N starts cannot be done before
+(N / 2) × 0.61 / 2 s: 3.1 s at N = 20 (the issue's minimum), 4.9 s at N = 32, before Drover does anything and before
+any Linux guest boots. A p50 of 1.5 s at N = 32 needs ≥ 7 cores at this cost per start, and Drover's own share
+(apply → Running less the agent calls and the slot wait) is 1.1–1.7 s p50 on top in these runs. KVM does not lower
+the floor here: an experiment with \`--burst-acceleration kvm --burst-guest firmware\` (N = 32, 2026-11-26 13:09 UTC,
+load 1.85 before; \`spec.cpu.model: kvm64\` because this nested KVM refuses a host-model CPU with "failed to set MSR
+0x10a" and qemu64 with "Host CPU does not provide required features: svm"; the tiny Linux guest does not boot under
+it) gave p50 11.8 s / p95 36.9 s, all Running after 41.1 s: libvirt's start 5.6 s p50 with up to 8 at once, 4.6 s p50
+waiting for a start slot, and the control plane's share 1.1 s p50 / 2.4 s p95.
+
 **Session 4 (latest run): the p50 is libvirt starting QEMU under TCG, 4 at a time per host; Drover's own share is ~1.7 s.**
 With session 3's code (16 VM workers holding a worker per start) N = 32 gave p50 18.6 s / p95 58.2 s (06:33 UTC);
 now each start runs outside the workers (the VM queue waited 16.6 s in all instead of 949 s) and the run gave p50
