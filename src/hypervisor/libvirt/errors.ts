@@ -48,10 +48,13 @@ const RULES: readonly Rule[] = [
     kind: 'Conflict',
     pattern: /already (active|running)|is not running|domain is not running|already exists|Requested operation is not valid|has active block job|another migration job/i,
   },
+  // A CPU model this host cannot give (captured at start, libvirt 9.0: define accepts any name):
+  // "internal error: Unknown CPU model NoSuchCpu", "the CPU is incompatible with host CPU: Host CPU
+  // does not provide required features: ...". The spec asks for what this host lacks: not a failure to retry.
   {
     kind: 'InvalidSpec',
     pattern:
-      /XML error|unsupported configuration|cannot parse|XML document failed to validate|\(domain_definition\)|Premature end of data|invalid argument|Cannot access storage file|does not support machine type|unknown OS type|Unable to find any usable hypervisor/i,
+      /XML error|unsupported configuration|cannot parse|XML document failed to validate|\(domain_definition\)|Premature end of data|invalid argument|Cannot access storage file|does not support machine type|unknown OS type|Unable to find any usable hypervisor|Unknown CPU model|CPU is incompatible with host CPU/i,
   },
 ];
 

@@ -20,6 +20,8 @@ describe('classifyLibvirtError on captured virsh errors', () => {
     ['err-bad-machine.txt', 'InvalidSpec'],
     ['err-xml.txt', 'InvalidSpec'],
     ['err-missing-disk.txt', 'InvalidSpec'],
+    ['err-cpu-unknown-model.txt', 'InvalidSpec'],
+    ['err-cpu-incompatible.txt', 'InvalidSpec'],
     ['err-connect.txt', 'Unavailable'],
     ['err-migrate-unreachable.txt', 'Unavailable'],
     ['err-no-bridge.txt', 'Failed'],
