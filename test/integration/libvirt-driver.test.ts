@@ -224,6 +224,32 @@ describe('LibvirtDriver on a two-host test bed', () => {
     timings,
   });
 
+  it('starts a named CPU model as named, and refuses a model the host cannot give as InvalidSpec, leaving it shut off', async () => {
+    const named: DomainSpec = { ...guestSpec(), cpu: { cores: 1, mode: 'custom', model: 'Nehalem' } };
+    const unknown: DomainSpec = { ...guestSpec(), cpu: { cores: 1, mode: 'custom', model: 'NoSuchCpu' } };
+    try {
+      await d1.define(buildDomainXml(named));
+      await d1.start(named.uid);
+      const live = await virsh(h1, ['dumpxml', named.uid]);
+      expect(/<cpu\b[^>]*mode='custom'[\s\S]*?<model\b[^>]*>([^<]+)<\/model>/.exec(live)?.[1]).toBe('Nehalem');
+      expect(await virshState(h1, named.uid)).toMatch(/^running/);
+
+      // libvirt 9.0 accepts any model name at define; the start is what refuses it.
+      await d1.define(buildDomainXml(unknown));
+      const refused = await d1.start(unknown.uid).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(refused).toMatchObject({ kind: 'InvalidSpec', message: expect.stringContaining('Unknown CPU model NoSuchCpu') });
+      expect(await virshState(h1, unknown.uid)).toMatch(/^shut off/);
+    } finally {
+      for (const spec of [named, unknown]) {
+        await d1.destroy(spec.uid).catch(() => undefined);
+        await d1.undefine(spec.uid).catch(() => undefined);
+      }
+    }
+  }, 120_000);
+
   describeDriverContract('libvirt', fixture);
 
   it('keeps one virsh process and connection for many calls, and rides out a libvirtd restart', async () => {
