@@ -108,6 +108,8 @@ export const hostCapabilities = z.object({
   agentVersion: z.string().optional(),
   /** libvirt's host UUID. */
   hostUUID: z.string().optional(),
+  /** Named CPU models a VM can ask for here (`spec.cpu.model`): the scheduler places such VMs only on hosts listing theirs. */
+  cpuModels: z.array(z.string()).optional(),
 });
 
 /** Host.status */

@@ -39,6 +39,7 @@ function linkFacts(link: HostLink | undefined, previous: HostStatus): Partial<Ho
       qemuVersion: c.qemuVersion,
       agentVersion: c.agentVersion,
       hostUUID: c.hostUUID,
+      ...(c.cpuModels ? { cpuModels: c.cpuModels } : {}),
     };
   }
   if (link.stats) {

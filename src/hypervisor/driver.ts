@@ -36,6 +36,12 @@ export interface HostCapabilities {
   hypervisorType: 'kvm' | 'qemu';
   libvirtVersion: string;
   qemuVersion: string;
+  /**
+   * Named CPU models a VM can ask for here (`spec.cpu.model`) under
+   * `hypervisorType`: libvirt's domain capabilities, usable ones only.
+   * Absent when the hypervisor does not say.
+   */
+  cpuModels?: string[];
 }
 
 /** Live migration options (oVirt/KubeVirt knobs). */

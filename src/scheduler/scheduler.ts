@@ -21,6 +21,10 @@ export interface HostView {
   committedVcpus: number;
   /** Storage domains the host is connected to. */
   storageDomains: ReadonlySet<string>;
+  /** What its VMs run under (undefined until the agent reported capabilities). */
+  hypervisorType?: 'kvm' | 'qemu';
+  /** Named CPU models it can give (undefined: it does not say, and the start decides). */
+  cpuModels?: ReadonlySet<string>;
 }
 
 /** What a VM needs. */
@@ -29,6 +33,10 @@ export interface VMRequest {
   vcpus: number;
   storageDomains: readonly string[];
   hostSelector: LabelSelector | undefined;
+  /** A named CPU model (not host-model or host-passthrough), which the host must list. */
+  cpuModel?: string;
+  /** acceleration: KVM, which a TCG-only host refuses. */
+  requiresKvm?: boolean;
 }
 
 /** Overcommit and weighting policy (from Manager.spec.scheduling). */
@@ -54,6 +62,8 @@ const FILTERS: Filter[] = [
     const missing = vm.storageDomains.filter((d) => !h.storageDomains.has(d));
     return missing.length === 0 ? undefined : `host is not connected to storage domain ${missing.join(', ')}`;
   },
+  (h, vm) => (vm.requiresKvm && h.hypervisorType === 'qemu' ? 'host has no usable KVM (acceleration: KVM)' : undefined),
+  (h, vm) => (vm.cpuModel === undefined || h.cpuModels === undefined || h.cpuModels.has(vm.cpuModel) ? undefined : `host CPU cannot give model ${vm.cpuModel}`),
   (h, vm, p) => {
     if (h.memoryBytes === undefined) return 'host memory unknown';
     const capacity = (h.memoryBytes * p.memoryOvercommitPercent) / 100;

@@ -278,6 +278,22 @@ function findFile(dir: string, name: string): boolean {
   return false;
 }
 
+describe('CPU model', () => {
+  it('a VM asking for a model no host lists stays Pending naming it; with a model the hosts list it runs with that CPU', async () => {
+    for (const h of env.hosts) expect(((await env.get('host', h.name)) as Obj).status.capabilities.cpuModels).toContain('Nehalem');
+    await env.apply([env.guestVm('cpu-model', 7, { cpu: { cores: 1, model: 'NoSuchCpu' } })]);
+    const pending = await wait('virtualmachine', 'cpu-model', (o) => phase(o) === 'Pending' && cond(o, 'Scheduled')?.status === 'False', 60_000);
+    for (const h of env.hosts) expect(cond(pending, 'Scheduled')!.message).toContain(`${h.name}: host CPU cannot give model NoSuchCpu`);
+    for (const [i] of env.hosts.entries()) expect(await domstate(i, `${env.namespace}_cpu-model`)).toBe('absent');
+
+    await env.kubectl(['patch', 'virtualmachine', 'cpu-model', '--type=merge', '-p', '{"spec":{"cpu":{"cores":1,"model":"Nehalem"}}}']);
+    const vm = await running('cpu-model');
+    const xml = await env.virsh(hostIndex(vm.status.host), ['dumpxml', `${env.namespace}_cpu-model`]);
+    expect(/<cpu\b[^>]*mode='custom'[\s\S]*?<model\b[^>]*>([^<]+)<\/model>/.exec(xml)?.[1]).toBe('Nehalem');
+    await env.kubectl(['delete', 'virtualmachine', 'cpu-model', '--timeout=120s']);
+  });
+});
+
 describe('faults', () => {
   it('a VM that fits no host stays Pending with the reason per host, and is scheduled once capacity appears', async () => {
     await env.apply([env.guestVm('huge', 4, { memory: '400Gi' })]);

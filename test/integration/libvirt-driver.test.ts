@@ -225,6 +225,14 @@ describe('LibvirtDriver on a two-host test bed', () => {
   });
 
   it('starts a named CPU model as named, and refuses a model the host cannot give as InvalidSpec, leaving it shut off', async () => {
+    // The host reports what libvirt calls usable under TCG, and nothing made up.
+    const models = (await d1.capabilities()).cpuModels ?? [];
+    const domcaps = await virsh(h1, ['domcapabilities', '--virttype', 'qemu']);
+    expect(models.length).toBeGreaterThan(0);
+    expect(models).toEqual([...new Set([...domcaps.matchAll(/<model usable='yes'[^>]*>([^<]+)<\/model>/g)].map((m) => m[1]!))].sort());
+    expect(models).toContain('Nehalem');
+    expect(models).not.toContain('NoSuchCpu');
+
     const named: DomainSpec = { ...guestSpec(), cpu: { cores: 1, mode: 'custom', model: 'Nehalem' } };
     const unknown: DomainSpec = { ...guestSpec(), cpu: { cores: 1, mode: 'custom', model: 'NoSuchCpu' } };
     try {

@@ -32,6 +32,8 @@ export const hostCapabilities = z.object({
   libvirtVersion: z.string(),
   qemuVersion: z.string(),
   agentVersion: z.string(),
+  /** Named CPU models a VM can ask for on this host (absent: the host does not say). */
+  cpuModels: z.array(z.string()).optional(),
   /** Absent from agents older than leases: read as no lock manager. */
   leases: hostLeases.default({ manager: 'none' }),
 });

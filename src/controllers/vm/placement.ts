@@ -96,6 +96,8 @@ export function hostViews(
       committedMemoryBytes: c?.memoryBytes ?? 0,
       committedVcpus: c?.vcpus ?? 0,
       storageDomains: new Set((status.storageDomains ?? []).filter((d) => d.connected).map((d) => d.name)),
+      ...(status.capabilities?.hypervisorType ? { hypervisorType: status.capabilities.hypervisorType } : {}),
+      ...(status.capabilities?.cpuModels ? { cpuModels: new Set(status.capabilities.cpuModels) } : {}),
     };
   });
 }
@@ -131,5 +133,12 @@ export function vmRequest(vm: VirtualMachine): VMRequest {
     vcpus: vm.spec.cpu.cores * vm.spec.cpu.sockets * vm.spec.cpu.threads,
     storageDomains: [...new Set([...(vm.spec.disks ?? []).map((d) => d.storageDomain), ...(vm.spec.boot ? [vm.spec.boot.storageDomain] : [])])],
     hostSelector: vm.spec.placement?.hostSelector,
+    ...(namedCpuModel(vm.spec.cpu.model) ? { cpuModel: vm.spec.cpu.model } : {}),
+    ...(vm.spec.acceleration === 'KVM' ? { requiresKvm: true } : {}),
   };
+}
+
+/** True for a named model: host-model and host-passthrough are whatever the host has. */
+function namedCpuModel(model: string | undefined): model is string {
+  return model !== undefined && model !== 'host-model' && model !== 'host-passthrough';
 }

@@ -29,7 +29,7 @@ import { KVM_DEVICE, probeKvm, type KvmProbe } from './kvm.js';
 import { buildMigrateArgs } from './migrate-args.js';
 import { DomainNameCache } from './name-cache.js';
 import { domainXmlUuid, parseDomInfo, parseDomState, parseJobInfoRaw, parseUuidList, parseUuidNameList } from './parse-domain.js';
-import { parseCapabilities, parseNodeInfoMemory, parseVersion } from './parse-host.js';
+import { domcapsUsableCpuModels, parseCapabilities, parseNodeInfoMemory, parseVersion } from './parse-host.js';
 import { checkUuid, Virsh, type CommandOutcome } from './virsh.js';
 
 /** How the driver picks the hypervisor type it reports. */
@@ -129,12 +129,29 @@ export class LibvirtDriver implements HypervisorDriver {
     if (this.acceleration === 'kvm' && !kvm?.usable) {
       throw new DriverError('Unavailable', `KVM acceleration required but not usable: ${kvm?.reason ?? 'unknown'}`);
     }
+    const hypervisorType = kvm?.usable ? 'kvm' : 'qemu';
+    const cpuModels = await this.usableCpuModels(hypervisorType);
     return {
       ...parseCapabilities(caps),
       memoryBytes: parseNodeInfoMemory(nodeinfo),
-      hypervisorType: kvm?.usable ? 'kvm' : 'qemu',
+      hypervisorType,
       ...parseVersion(version),
+      ...(cpuModels ? { cpuModels } : {}),
     };
+  }
+
+  /**
+   * The named CPU models usable under `virttype`, or undefined when libvirt
+   * cannot say: the scheduler then lets the start decide, as before.
+   */
+  private async usableCpuModels(virttype: 'kvm' | 'qemu'): Promise<string[] | undefined> {
+    try {
+      return domcapsUsableCpuModels(await this.virsh.run(['domcapabilities', '--virttype', virttype]));
+    } catch (err) {
+      if (err instanceof DriverError && err.kind === 'Unavailable') throw err;
+      this.log?.warn({ err }, 'virsh domcapabilities failed: CPU models not reported');
+      return undefined;
+    }
   }
 
   /**

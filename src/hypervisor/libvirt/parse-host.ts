@@ -86,6 +86,21 @@ export function parseVersion(out: string): { libvirtVersion: string; qemuVersion
   return { libvirtVersion: libvirt, qemuVersion: qemu };
 }
 
+/**
+ * The named CPU models `virsh domcapabilities` calls usable: those this
+ * host's QEMU (and, under KVM, its CPU) can give with every feature, so a
+ * domain asking for one starts. Sorted, without duplicates; empty when the
+ * custom mode is not supported.
+ */
+export function domcapsUsableCpuModels(doc: string): string[] {
+  const mode = /<mode\s+name=['"]custom['"]([^>]*)>([\s\S]*?)<\/mode>/.exec(doc);
+  if (!mode || !/\bsupported=['"]yes['"]/.test(mode[1] ?? '')) return [];
+  const models = [...(mode[2] ?? '').matchAll(/<model\b([^>]*)>([^<]+)<\/model>/g)]
+    .filter(([, attrs]) => /\busable=['"]yes['"]/.test(attrs ?? ''))
+    .map(([, , name]) => name!.trim());
+  return [...new Set(models)].sort();
+}
+
 /** Whether `virsh domcapabilities --virttype kvm` describes a KVM domain type. */
 export function domcapsSaysKvm(doc: string): boolean {
   const root = child(xml.parse(doc), 'domainCapabilities');

@@ -112,6 +112,7 @@ export class SimulatedDriver implements HypervisorDriver {
       hypervisorType: 'kvm',
       libvirtVersion: '9.0.0',
       qemuVersion: '7.2.0',
+      cpuModels: ['EPYC', 'EPYC-Rome', 'Nehalem', 'Opteron_G3', 'Westmere', 'kvm64', 'qemu64'],
       ...options.capabilities,
     };
     this.bus = new SimulatedEventBus(() => this.latency.event);

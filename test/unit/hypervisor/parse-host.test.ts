@@ -1,5 +1,5 @@
 /** Host-level virsh parsers against output captured from a test-bed host. */
-import { domcapsSaysKvm, parseCapabilities, parseNodeInfoMemory, parseVersion } from '../../../src/hypervisor/libvirt/parse-host.js';
+import { domcapsSaysKvm, domcapsUsableCpuModels, parseCapabilities, parseNodeInfoMemory, parseVersion } from '../../../src/hypervisor/libvirt/parse-host.js';
 import { fixture } from './fixtures.js';
 
 describe('parseCapabilities', () => {
@@ -40,6 +40,14 @@ describe('parseNodeInfoMemory / parseVersion / domcapsSaysKvm', () => {
   it('reads the library and the running hypervisor version (not the API version)', () => {
     expect(parseVersion(fixture('version.txt'))).toEqual({ libvirtVersion: '9.0.0', qemuVersion: '7.2.22' });
     expect(() => parseVersion('Compiled against library: libvirt 9.0.0\n')).toThrow();
+  });
+
+  it('lists the usable named CPU models of domain capabilities, and none when custom mode is unsupported', () => {
+    expect(domcapsUsableCpuModels(fixture('domcaps-kvm.xml'))).toEqual(['486', 'pentium', 'pentium2', 'pentium3']);
+    expect(domcapsUsableCpuModels("<domainCapabilities><cpu><mode name='custom' supported='no'/></cpu></domainCapabilities>")).toEqual([]);
+    expect(
+      domcapsUsableCpuModels("<cpu><mode name='custom' supported='yes'><model usable='yes' vendor='Intel' canonical='Nehalem-v1'>Nehalem</model><model usable='no'>EPYC</model><model usable='yes'>Nehalem</model></mode></cpu>"),
+    ).toEqual(['Nehalem']);
   });
 
   it('recognises KVM domain capabilities', () => {

@@ -42,6 +42,23 @@ describe('schedule: filters', () => {
     expect(rejectedReason(result, 'b')).toBe('host is not yet reporting');
   });
 
+  it('places a VM asking for a named CPU model only on hosts listing it; hosts that do not say are left to the start', () => {
+    const result = schedule(vm({ cpuModel: 'Nehalem' }), [host('a', { cpuModels: new Set(['kvm64', 'qemu64']) }), host('b', { cpuModels: new Set(['Nehalem']) })], even);
+    expect(result).toEqual({ ok: true, host: 'b' });
+    const none = schedule(vm({ cpuModel: 'EPYC' }), [host('a', { cpuModels: new Set(['kvm64']) })], even);
+    expect(rejectedReason(none, 'a')).toBe('host CPU cannot give model EPYC');
+    expect(schedule(vm({ cpuModel: 'EPYC' }), [host('a')], even)).toEqual({ ok: true, host: 'a' });
+    // Without a named model the list does not matter.
+    expect(schedule(vm(), [host('a', { cpuModels: new Set() })], even)).toEqual({ ok: true, host: 'a' });
+  });
+
+  it('places a VM that requires KVM only on KVM hosts', () => {
+    const result = schedule(vm({ requiresKvm: true }), [host('a', { hypervisorType: 'qemu' }), host('b', { hypervisorType: 'kvm' })], even);
+    expect(result).toEqual({ ok: true, host: 'b' });
+    expect(rejectedReason(schedule(vm({ requiresKvm: true }), [host('a', { hypervisorType: 'qemu' })], even), 'a')).toBe('host has no usable KVM (acceleration: KVM)');
+    expect(schedule(vm(), [host('a', { hypervisorType: 'qemu' })], even)).toEqual({ ok: true, host: 'a' });
+  });
+
   it('rejects hosts in maintenance', () => {
     expect(rejectedReason(schedule(vm(), [host('a', { maintenance: true })], even), 'a')).toBe('host is in maintenance');
   });
