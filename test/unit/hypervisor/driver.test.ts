@@ -75,10 +75,12 @@ describe('LibvirtDriver (stand-in virsh)', () => {
     expect(await driver.list()).toEqual([]);
   });
 
-  it('reports TCG when asked to, without probing KVM', async () => {
+  it('reports TCG when asked to, without probing KVM, with the CPU models usable under TCG', async () => {
     const caps = await driver.capabilities();
     expect(caps).toMatchObject({ hostUUID: '245304c2-9177-4955-91d2-7b4a85bc4ea2', hypervisorType: 'qemu', memoryBytes: 9922772 * 1024 });
-    expect((await calls()).some((c) => c.includes('domcapabilities'))).toBe(false);
+    const domcaps = (await calls()).filter((c) => c.includes('domcapabilities'));
+    expect(domcaps).toEqual(['-q -c test:///default domcapabilities --virttype qemu']);
+    expect(caps.cpuModels).toEqual(['486', 'pentium', 'pentium2', 'pentium3']);
   });
 
   it('requires an openable KVM device for kvm', async () => {
