@@ -22,6 +22,8 @@ export const ConditionType = {
    * its spec changes (InvalidSpec, a failed migration record).
    */
   Stalled: 'Stalled',
+  /** Hosts: the agent's certificate is valid and renewed in time (False: a renewal failed, or it expires soon). */
+  CertificateValid: 'CertificateValid',
   /** SelfHosted Managers: two or more live self-hosted engine nodes with a positive score. */
   HostedEngineHighlyAvailable: 'HostedEngineHighlyAvailable',
   /** SelfHosted Managers: the shared HA metadata carries spec.selfHosted.maintenance. */

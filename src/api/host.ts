@@ -122,6 +122,21 @@ export const hostStatus = z.object({
   conditions: conditions.optional(),
   /** What the agent reports about the machine (read once per connection). */
   capabilities: hostCapabilities.optional(),
+  /** The agent's certificate: renewed by the operator before a third of its lifetime is left, or on request. */
+  certificate: z
+    .object({
+      /** Serial number of the certificate the agent serves. */
+      serial: z.string().optional(),
+      /** When it expires (RFC 3339). */
+      notAfter: z.string().optional(),
+      /** When the operator last renewed it. */
+      renewedTime: z.string().optional(),
+      /** The `drover.io/renew-certificate` annotation value the last renewal answered. */
+      renewalRequest: z.string().optional(),
+      /** When the last renewal failed (cleared once renewed); the next try waits a minute from here. */
+      failedTime: z.string().optional(),
+    })
+    .optional(),
   /** Load from the latest heartbeat. */
   usage: z
     .object({

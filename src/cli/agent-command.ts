@@ -26,6 +26,8 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { enrollAgent, EnrollmentRefusedError } from '../agent/enroll/index.js';
+import { credentialPaths } from '../agent/enroll/files.js';
+import { finishInterruptedRenewal } from '../agent/pki/rotation.js';
 import { BOOTSTRAP_TOKEN_PATTERN } from '../pki/types.js';
 import { CA_CERT_HASH_PATTERN } from '../pki/ca-hash.js';
 import { enrollRequestSchema } from '../pki/enrollment-protocol.js';
@@ -92,6 +94,13 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!(heartbeatIntervalMs > 0)) return usageError('--storage-heartbeat-interval must be a positive duration such as 5s');
   const hostedEngine = await startHostedEngineRole(values, leases, log);
   if (hostedEngine !== undefined && 'error' in hostedEngine) return usageError(hostedEngine.error);
+  // A renewal a crash cut between its two renames is finished (or dropped) before the files are read or checked.
+  const ownFiles = values.cert !== undefined && values.key !== undefined ? { cert: values.cert, key: values.key } : credentialPaths(values['state-dir']);
+  const recovered = await finishInterruptedRenewal(ownFiles).catch((error: unknown) => {
+    log.warn({ err: error }, 'could not check for an interrupted certificate renewal');
+    return 'none' as const;
+  });
+  if (recovered !== 'none') log.warn({ files: ownFiles, recovered }, 'an interrupted certificate renewal was found at start');
   const tlsFiles = await resolveTlsFiles(values, log);
   if (typeof tlsFiles === 'number') {
     // Wrong flags end the agent; a refused enrollment must not take the Manager's keeper down with it.
@@ -108,6 +117,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const [host, port] = values.listen.split(/:(?=[^:]*$)/);
   const server = createAgentServer({
     tls: { cert: serverCert, key: readFileSync(tlsFiles.key), ca: readFileSync(tlsFiles.ca) },
+    certificateFiles: { cert: tlsFiles.cert, key: tlsFiles.key },
     host: host || '0.0.0.0',
     port: Number(port ?? 54321),
     driver: built.driver,

@@ -29,6 +29,8 @@ export interface OperatorContext {
   fencing: FenceRunner;
   /** A Secret's decoded data (fence agent credentials); undefined when it does not exist. */
   readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Renew agent certificates this long before they expire; undefined or 0: when a third of the lifetime is left. */
+  agentCertRenewBeforeMs?: number;
   /** When this replica started leading: fencing waits out a grace period from here. */
   leaderSince: Date;
   /** Current time (a seam for tests). */

@@ -23,6 +23,7 @@ import { reconcileFencing } from './host/fence.js';
 import { managerSettings } from './namespace.js';
 import { StatusCoalescer } from './coalesce.js';
 import { quietOnStale } from './stale.js';
+import { reconcileCertificate } from './host-certificate.js';
 
 
 /** Facts the link reports, in Host status form. */
@@ -204,6 +205,10 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
           ready = [true, 'Up', `the agent at ${host.spec.address}:${host.spec.port} answers heartbeats`];
         }
       }
+    }
+    if (conn.up) {
+      const cert = await reconcileCertificate(ctx, object, status);
+      if (cert.recheckMs !== undefined) result = { requeueAfter: Math.min(cert.recheckMs, result?.requeueAfter ?? Infinity) };
     }
     if (!conn.up && conn.recheckMs !== undefined) result = { requeueAfter: Math.min(conn.recheckMs + 50, (result as ReconcileResult | undefined)?.requeueAfter ?? Infinity) };
 

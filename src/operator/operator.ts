@@ -47,6 +47,8 @@ export interface OperatorOptions {
   leaderElectionThread: boolean;
   /** How long the main thread may stay silent before the election thread stops renewing, ms. */
   leaderStallLimitMs: number;
+  /** Renew agent certificates this long before they expire; 0: when a third of their lifetime is left (kubelet's rule of thumb). */
+  agentCertRenewBeforeMs: number;
   /** Health and metrics listener. */
   healthHost: string;
   healthPort: number;
@@ -96,6 +98,7 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   retryPeriodMs: 2_000,
   leaderElectionThread: true,
   leaderStallLimitMs: 60_000,
+  agentCertRenewBeforeMs: 0,
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
@@ -149,6 +152,7 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
     readSecret: async (namespace, name) => (await operatorPki.secrets.get(namespace, name))?.data,
     leaderSince: new Date(),
     now: () => new Date(),
+    agentCertRenewBeforeMs: options.agentCertRenewBeforeMs,
   };
 
   // Every replica enrolls hosts (token consumption is atomic on the API

@@ -4,6 +4,7 @@
  * agents' certificates (through bootstrap-token enrollment) are issued.
  */
 import type { AgentClientTls } from '../agent/client/index.js';
+import type { AgentCertificateSigner } from './manager-pki.js';
 
 /** Secret type of a bootstrap token (like kubeadm's `bootstrap.kubernetes.io/token`). */
 export const BOOTSTRAP_TOKEN_SECRET_TYPE = 'drover.io/bootstrap-token';
@@ -28,8 +29,8 @@ export interface ManagerCa {
   notAfter: string;
 }
 
-/** The operator's side of the PKI. */
-export interface ManagerPkiProvider {
+/** The operator's side of the PKI (signing also renews agent certificates, see src/controllers/host-certificate.ts). */
+export interface ManagerPkiProvider extends Pick<AgentCertificateSigner, 'signAgentCsr'> {
   /** Creates the CA Secret of the Manager in `namespace` when missing; returns it. */
   ensureCa(namespace: string, managerName: string): Promise<ManagerCa>;
   /**

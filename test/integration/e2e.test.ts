@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { conditionOf, domstate as domstateOn, phaseOf, startE2E, waitRunning, type E2E } from '../support/e2e.js';
 
@@ -291,6 +292,31 @@ describe('CPU model', () => {
     const xml = await env.virsh(hostIndex(vm.status.host), ['dumpxml', `${env.namespace}_cpu-model`]);
     expect(/<cpu\b[^>]*mode='custom'[\s\S]*?<model\b[^>]*>([^<]+)<\/model>/.exec(xml)?.[1]).toBe('Nehalem');
     await env.kubectl(['delete', 'virtualmachine', 'cpu-model', '--timeout=120s']);
+  });
+});
+
+describe('agent certificates', () => {
+  it('renews an agent certificate on request: the new one is on disk and in status, the host stays Up, and a restarted agent serves it', async () => {
+    const h = env.hosts[0]!;
+    const before = await wait('host', h.name, (o) => Boolean(o.status?.certificate?.serial) && cond(o, 'CertificateValid')?.status === 'True', 60_000);
+    const serial: string = before.status.certificate.serial;
+    await env.kubectl(['annotate', 'host', h.name, 'drover.io/renew-certificate=e2e-1', '--overwrite']);
+    const after = await wait('host', h.name, (o) => o.status?.certificate?.renewalRequest === 'e2e-1', 60_000);
+    const renewed: string = after.status.certificate.serial;
+    expect(renewed).not.toBe(serial);
+    expect(cond(after, 'CertificateValid')).toMatchObject({ status: 'True', reason: 'Valid', message: expect.stringContaining(`(renewed ${after.status.certificate.renewedTime})`) });
+    expect(phase(after)).toBe('Up');
+    const onDisk = new X509Certificate((await env.hostExec(h.index, ['cat', join(h.testbedHost.runDir, 'agent', 'pki', 'cert.pem')])).stdout);
+    expect(onDisk.serialNumber.toLowerCase()).toBe(renewed);
+    expect(onDisk.subject).toBe(`CN=${h.name}`);
+    const { stdout: events } = await env.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${h.name},reason=CertificateRenewed`, '-o', 'name']);
+    expect(events.trim()).not.toBe('');
+
+    // A restart starts from the renewed files (no enrollment), and the operator finds the same certificate.
+    const agent = await env.startAgent(h.index);
+    expect(readFileSync(agent.logFile, 'utf8')).toContain('using the enrolled certificate');
+    const back = await wait('host', h.name, (o) => phase(o) === 'Up' && cond(o, 'Connected')?.status === 'True', 60_000);
+    expect(back.status.certificate.serial).toBe(renewed);
   });
 });
 

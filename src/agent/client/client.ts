@@ -260,6 +260,14 @@ export class AgentClient {
   stats() {
     return this.call('hostStats', {});
   }
+  /** `POST /v1/host/certificate/csr`: a request for a new key the agent keeps. */
+  certificateRequest() {
+    return this.call('hostCertificateRequest', {}, {});
+  }
+  /** `PUT /v1/host/certificate`: installs the certificate signed for the pending request. */
+  installCertificate(cert: string) {
+    return this.call('hostCertificateInstall', {}, { cert });
+  }
 
   /** `GET /v1/storage/domains` */
   listStorageDomains() {

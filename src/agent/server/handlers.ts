@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type {
+  AgentCertificate,
   AGENT_ROUTES,
   AgentRoute,
   AgentRouteId,
@@ -46,11 +47,21 @@ export interface HandlerServices {
   storageHeartbeats: (name: string) => Promise<StorageHeartbeatList>;
   /** Adds `leaseProtected` to VM answers (default: false for all, no lock manager observed). */
   leaseState?: (vms: VmInfo[]) => Promise<VmInfo[]>;
+  /** Renewal of the agent's own certificate (absent: the agent cannot renew, e.g. in-process tests). */
+  certificates?: {
+    csr: () => Promise<{ csr: string }>;
+    install: (cert: string) => Promise<AgentCertificate>;
+  };
   /** The hosted-engine HA role, on self-hosted engine nodes only (`drover agent --hosted-engine`). */
   hostedEngine?: {
     status: () => Promise<HostedEngineStatus>;
     setMaintenance: (change: HostedEngineMaintenanceRequest) => Promise<HostedEngineStatus>;
   };
+}
+
+function certificatesOf(s: HandlerServices): NonNullable<HandlerServices['certificates']> {
+  if (s.certificates === undefined) throw new AgentApiError(404, 'CertificateRotationUnavailable', 'this agent does not renew its certificate');
+  return s.certificates;
 }
 
 function hostedEngineOf(s: HandlerServices): NonNullable<HandlerServices['hostedEngine']> {
@@ -67,6 +78,8 @@ export function createHandlers(s: HandlerServices): AgentHandlers {
   return {
     hostCapabilities: () => s.capabilities(),
     hostStats: () => s.stats(),
+    hostCertificateRequest: () => certificatesOf(s).csr(),
+    hostCertificateInstall: ({ body }) => certificatesOf(s).install(body.cert),
 
     storageList: () => s.storage.list(),
     storageGet: ({ params }) => s.storage.get(params.name),

@@ -32,6 +32,7 @@ import { MethodNotAllowedError, Router } from './router.js';
 import { serveEventStream } from './sse.js';
 import { StorageVerbs } from './storage-verbs.js';
 import { StorageHealthWatch } from './storage-watch.js';
+import { CertificateRotation, type CertificateFiles } from '../pki/rotation.js';
 
 /** TLS material: PEM text or buffers. `ca` is the Manager's CA, the only issuer clients may come from. */
 export interface AgentTls {
@@ -40,9 +41,18 @@ export interface AgentTls {
   ca: string | Buffer;
 }
 
+/** Mutual TLS only: every client presents a certificate of the CA. */
+const TLS_SERVER_OPTIONS = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
+
 /** Options of {@link createAgentServer}. */
 export interface AgentServerOptions {
   tls: AgentTls;
+  /**
+   * Files the served certificate and key were read from: a renewal
+   * (`PUT /v1/host/certificate`) replaces them, so it outlives a restart.
+   * Without them a renewal lives in memory only.
+   */
+  certificateFiles?: CertificateFiles;
   host: string;
   /** 0 picks a free port (see {@link AgentServer.port}). */
   port: number;
@@ -151,11 +161,22 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   onHeartbeatChange = () => void watch.check();
   const storageVerbs = new StorageVerbs(storage, driver, () => void watch.check());
   const sampler = new HostStatsSampler(options.procReader);
+  const rotation = new CertificateRotation({
+    cert: options.tls.cert.toString(),
+    key: options.tls.key.toString(),
+    ca: options.tls.ca.toString(),
+    ...(options.certificateFiles ? { files: options.certificateFiles } : {}),
+    // Only new handshakes see it: open connections (the operator's keep-alive sockets) keep the old one until they close.
+    apply: (tls) => server.setSecureContext({ ...TLS_SERVER_OPTIONS, cert: tls.cert, key: tls.key, ca: options.tls.ca }),
+    log: logger.child({ component: 'certificate' }),
+  });
   const handlers = createHandlers({
     vms,
     storage: storageVerbs,
+    certificates: { csr: () => rotation.csr(), install: (cert) => rotation.install(cert) },
     capabilities: async () => ({
       ...(await driver.capabilities()),
+      certificate: rotation.info(),
       agentVersion: version,
       leases: { manager: leases.manager, ...(leases.lockspace !== undefined ? { lockspace: leases.lockspace } : {}) },
     }),
@@ -241,14 +262,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   }
 
   const server: Server = createServer(
-    {
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: options.tls.ca,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-    },
+    { ...TLS_SERVER_OPTIONS, cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca },
     (req, res) => void handle(req, res),
   );
   server.headersTimeout = 30_000;

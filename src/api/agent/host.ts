@@ -16,6 +16,22 @@ export const hostLeases = z.object({
 /** Lease capability of a host. */
 export type HostLeases = z.infer<typeof hostLeases>;
 
+/** The certificate the agent serves (and authenticates with). */
+export const agentCertificate = z.object({
+  /** Serial number, lower-case hex. */
+  serial: z.string().min(1).max(128),
+  notBefore: timestamp,
+  notAfter: timestamp,
+});
+/** The agent's certificate facts. */
+export type AgentCertificate = z.infer<typeof agentCertificate>;
+
+/** `POST /v1/host/certificate/csr`: a request for a new key the agent keeps. */
+export const certificateRequest = z.object({ csr: z.string().min(1).max(16 * 1024) });
+
+/** `PUT /v1/host/certificate`: the signed certificate for the pending request. */
+export const installCertificateRequest = z.strictObject({ cert: z.string().min(1).max(16 * 1024) });
+
 /** `GET /v1/host/capabilities` */
 export const hostCapabilities = z.object({
   hostUUID: z.string(),
@@ -34,6 +50,8 @@ export const hostCapabilities = z.object({
   agentVersion: z.string(),
   /** Named CPU models a VM can ask for on this host (absent: the host does not say). */
   cpuModels: z.array(z.string()).optional(),
+  /** The certificate served now (absent from agents older than certificate rotation). */
+  certificate: agentCertificate.optional(),
   /** Absent from agents older than leases: read as no lock manager. */
   leases: hostLeases.default({ manager: 'none' }),
 });

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { emptyRequest } from './common.js';
 import { agentEvent } from './events.js';
-import { hostCapabilities, hostStats } from './host.js';
+import { agentCertificate, certificateRequest, hostCapabilities, hostStats, installCertificateRequest } from './host.js';
 import { hostedEngineMaintenanceRequest, hostedEngineStatus } from './hosted-engine.js';
 import { migrateVmRequest, migrationStatus } from './migration.js';
 import {
@@ -67,6 +67,8 @@ function vmVerb<B extends z.ZodType>(verb: string, body: B) {
 export const AGENT_ROUTES = {
   hostCapabilities: route({ method: 'GET', path: '/v1/host/capabilities', params: noParams, body: undefined, response: hostCapabilities, status: 200 }),
   hostStats: route({ method: 'GET', path: '/v1/host/stats', params: noParams, body: undefined, response: hostStats, status: 200 }),
+  hostCertificateRequest: route({ method: 'POST', path: '/v1/host/certificate/csr', params: noParams, body: emptyRequest, response: certificateRequest, status: 200 }),
+  hostCertificateInstall: route({ method: 'PUT', path: '/v1/host/certificate', params: noParams, body: installCertificateRequest, response: agentCertificate, status: 200 }),
 
   storageList: route({ method: 'GET', path: '/v1/storage/domains', params: noParams, body: undefined, response: storageDomainList, status: 200 }),
   storageGet: route({ method: 'GET', path: '/v1/storage/domains/:name', params: storageDomainParams, body: undefined, response: storageDomainStatus, status: 200 }),

@@ -97,8 +97,8 @@ export class AgentConnectionManager implements AgentConnections {
    * Resolves after one attempt; a failed relist is logged, not thrown (the
    * verb that preceded it succeeded), and retried after the next answered heartbeat.
    */
-  refresh(key: string): Promise<void> {
-    return this.links.get(key)?.refresh() ?? Promise.resolve();
+  refresh(key: string, options: { capabilities?: boolean } = {}): Promise<void> {
+    return this.links.get(key)?.refresh(options) ?? Promise.resolve();
   }
 
   /** {@inheritDoc AgentConnections.onChange} */

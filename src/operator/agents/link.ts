@@ -153,10 +153,10 @@ export class AgentLink {
     return this.client;
   }
 
-  /** Relists storage and VMs; resolves after one attempt (a failure is logged and retried after the next heartbeat). */
-  refresh(): Promise<void> {
+  /** Relists storage and VMs (and capabilities when asked); resolves after one attempt (a failure is logged and retried after the next heartbeat). */
+  refresh(options: { capabilities?: boolean } = {}): Promise<void> {
     if (this.closed || this.client === undefined) return Promise.resolve();
-    return this.request({ storage: true, vms: true }, true);
+    return this.request({ storage: true, vms: true, ...(options.capabilities ? { capabilities: true } : {}) }, true);
   }
 
   /** Stops every loop, closes the client and waits for what was running to end. */

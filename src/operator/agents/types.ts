@@ -83,6 +83,8 @@ export type AgentApi = Pick<
   | 'cancelMigration'
   | 'hostedEngineStatus'
   | 'setHostedEngineMaintenance'
+  | 'certificateRequest'
+  | 'installCertificate'
 >;
 
 /** What a change notification is about. */
@@ -109,8 +111,8 @@ export interface AgentConnections {
   link(key: string): HostLink | undefined;
   /** The agent API of a host; undefined when no link exists or it has no credentials. */
   client(key: string): AgentApi | undefined;
-  /** Relists storage and VMs now (after a verb changed them) and notifies. */
-  refresh(key: string): Promise<void>;
+  /** Relists storage and VMs now (after a verb changed them) and notifies; with `capabilities`, reads those again too. */
+  refresh(key: string, options?: { capabilities?: boolean }): Promise<void>;
   /** Subscribes to changes; returns the unsubscribe function. */
   onChange(listener: (change: LinkChange) => void): () => void;
   /** Closes every link. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { X509Certificate } from 'node:crypto';
 import { cpuUsagePercent, HostStatsSampler, parseLoadavg, parseMeminfo, parseProcStat } from '../../../src/agent/server/index.js';
 import { DriverError } from '../../../src/hypervisor/driver.js';
-import { startAgent, type Harness } from './support/harness.js';
+import { startAgent, testPki, type Harness } from './support/harness.js';
 import { UID, seedStorage, vmSpec } from './support/specs.js';
 
 describe('host verbs', () => {
@@ -25,7 +26,11 @@ describe('host verbs', () => {
       qemuVersion: '7.2.0',
       agentVersion: '1.2.3',
       leases: { manager: 'none' },
+      // The certificate it serves, as the operator decides renewals from it.
+      certificate: { serial: expect.stringMatching(/^[0-9a-f]+$/), notBefore: expect.any(String), notAfter: expect.any(String) },
     });
+    const served = new X509Certificate((await testPki()).server.cert);
+    expect(res.body.certificate).toEqual({ serial: served.serialNumber.toLowerCase(), notBefore: new Date(served.validFrom).toISOString(), notAfter: new Date(served.validTo).toISOString() });
   });
 
   it('GET /v1/host/stats reports CPU use, memory, load and running VMs from /proc', async () => {

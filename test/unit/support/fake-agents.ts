@@ -3,10 +3,11 @@
  * and an in-memory agent per host that records verbs and keeps a domain
  * list and storage list the way a real agent would report them.
  */
-import type { HostedEngineMaintenanceRequest, HostedEngineStatus, VmInfo, StorageDomainStatusResponse } from '../../../src/api/agent/index.js';
+import type { AgentCertificate, HostedEngineMaintenanceRequest, HostedEngineStatus, VmInfo, StorageDomainStatusResponse } from '../../../src/api/agent/index.js';
 import { AgentApiError } from '../../../src/api/agent/index.js';
 import type { AgentApi, AgentConnections, HostLink, HostTarget, LinkChange } from '../../../src/operator/agents/types.js';
 import type { ManagerCa, ManagerPkiProvider } from '../../../src/pki/types.js';
+import type { AgentSans, SignedAgentCert } from '../../../src/pki/manager-pki.js';
 
 /** One recorded verb. */
 export interface AgentCall {
@@ -32,6 +33,10 @@ export class FakeHostAgent {
    * same object: it is shared storage); undefined = not a self-hosted engine node.
    */
   hostedEngine: HostedEngineStatus | undefined;
+  /** The certificate this agent serves (reported in capabilities when set). */
+  certificate: AgentCertificate | undefined;
+  /** Certificate requests handed out. */
+  private csrs = 0;
 
   constructor(
     readonly key: string,
@@ -55,6 +60,18 @@ export class FakeHostAgent {
     const api: Partial<Record<keyof AgentApi, unknown>> = {
       capabilities: async () => { rec('capabilities'); throw new Error('unused'); },
       stats: async () => { rec('stats'); throw new Error('unused'); },
+      certificateRequest: async () => {
+        rec('certificateRequest');
+        this.csrs += 1;
+        return { csr: `CSR-${this.key}-${this.csrs}` };
+      },
+      installCertificate: async (cert: string) => {
+        rec('installCertificate', cert);
+        // FakePki's certificates read `CERT serial notBefore notAfter for <csr>`.
+        const [, serial, notBefore, notAfter] = cert.split(' ');
+        this.certificate = { serial: serial!, notBefore: notBefore!, notAfter: notAfter! };
+        return this.certificate;
+      },
       listStorageDomains: async () => ({ items: [...this.storage.values()] }),
       storageHeartbeats: async (domain: string) => {
         rec('storageHeartbeats', domain);
@@ -174,6 +191,8 @@ export class FakeAgentConnections implements AgentConnections {
   readonly agents = new Map<string, FakeHostAgent>();
   readonly links = new Map<string, HostLink>();
   readonly forgotten: string[] = [];
+  /** refresh() calls, in order. */
+  readonly refreshes: Array<{ key: string; capabilities: boolean }> = [];
   private listeners: ((c: LinkChange) => void)[] = [];
 
   /** The fake agent of `key` (created on first use). */
@@ -202,6 +221,7 @@ export class FakeAgentConnections implements AgentConnections {
         qemuVersion: '7.2.0',
         agentVersion: '0.1.0',
         leases: { manager: 'none' },
+        ...(this.agent(key).certificate ? { certificate: { ...this.agent(key).certificate! } } : {}),
       },
       stats: { cpuUsagePercent: 3, memory: { totalBytes: memoryBytes, freeBytes: memoryBytes / 2, availableBytes: memoryBytes / 2 }, loadAverage: { one: 0.1, five: 0.1, fifteen: 0.1 }, runningVMs: 0, time: at.toISOString() },
       bootId: 'boot1',
@@ -250,7 +270,11 @@ export class FakeAgentConnections implements AgentConnections {
   client(key: string): AgentApi | undefined {
     return this.links.get(key)?.state === 'Connected' ? this.agent(key).api() : undefined;
   }
-  async refresh(key: string): Promise<void> {
+  async refresh(key: string, options: { capabilities?: boolean } = {}): Promise<void> {
+    this.refreshes.push({ key, capabilities: options.capabilities === true });
+    const l = this.links.get(key);
+    const cert = this.agents.get(key)?.certificate;
+    if (options.capabilities && l?.capabilities && cert) l.capabilities = { ...l.capabilities, certificate: { ...cert } };
     this.sync(key);
   }
   onChange(listener: (change: LinkChange) => void): () => void {
@@ -278,5 +302,15 @@ export class FakePki implements ManagerPkiProvider {
   }
   async clientTls() {
     return undefined;
+  }
+  /** CSRs signed, with the names they were signed for. */
+  readonly signed: Array<{ namespace: string; hostName: string; csr: string; sans: AgentSans }> = [];
+  /** The lifetime of certificates it signs, from {@link FakePki.signedAt}. */
+  certDays = 365;
+  signedAt = new Date('2025-03-01T12:00:00Z');
+  async signAgentCsr(namespace: string, hostName: string, csr: string, sans: AgentSans): Promise<SignedAgentCert> {
+    this.signed.push({ namespace, hostName, csr, sans });
+    const notAfter = new Date(this.signedAt.getTime() + this.certDays * 86_400_000).toISOString();
+    return { certPem: `CERT serial-${this.signed.length} ${this.signedAt.toISOString()} ${notAfter} for ${csr}`, caPem: 'CA', notAfter };
   }
 }

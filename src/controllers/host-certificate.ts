@@ -1,0 +1,99 @@
+/**
+ * Renewal of a host agent's certificate, a phase of the Host reconcile
+ * (kubelet's certificate rotation, with the Manager deciding when): once
+ * less than a third of the certificate's lifetime is left (or
+ * `--agent-cert-renew-before`), or when the Host's
+ * `drover.io/renew-certificate` annotation carries a value not yet answered,
+ * the operator asks the agent for a certificate request over the existing
+ * mutual TLS, signs it with the Manager's CA for the names of the Host's
+ * `spec.address` (as enrollment does: never names the agent asks for), and
+ * installs the answer. The key never leaves the host.
+ *
+ * A failed renewal is retried after {@link RETRY_MS} and shows as
+ * `CertificateValid=False RenewalFailed` while the certificate has not
+ * expired; nothing else about the Host changes.
+ */
+import { AgentApiError } from '../api/agent/index.js';
+import { ConditionType, setCondition, type HostStatus } from '../api/index.js';
+import type { KubeObject } from '../kube/types.js';
+import { objectKey } from '../runtime/keys.js';
+import { sansForHost } from '../operator/enrollment/host-lookup.js';
+import type { OperatorContext } from './context.js';
+
+
+/** The annotation asking for a renewal now; any new value is one request. */
+export const RENEW_CERTIFICATE_ANNOTATION = 'drover.io/renew-certificate';
+
+/** Delay before a failed renewal is tried again. */
+export const RETRY_MS = 60_000;
+
+/** What the phase decided, for the Host reconcile. */
+export interface CertificatePhase {
+  /** Requeue the Host after this long (a retry, or the renewal deadline). */
+  recheckMs?: number;
+}
+
+/** CertificateValid=True; the same words on the pass that renewed and the passes after, so status does not churn. */
+function validCondition(notAfter: string, renewedTime: string | undefined) {
+  return { type: ConditionType.CertificateValid, status: 'True' as const, reason: 'Valid', message: `valid until ${notAfter}${renewedTime ? ` (renewed ${renewedTime})` : ''}` };
+}
+
+/**
+ * Renews the agent's certificate of `object` when due and writes
+ * `status.certificate` and the CertificateValid condition into `status`.
+ * Only for a connected host whose agent reports its certificate.
+ */
+export async function reconcileCertificate(ctx: OperatorContext, object: KubeObject, status: HostStatus): Promise<CertificatePhase> {
+  const key = objectKey(object.metadata.namespace, object.metadata.name);
+  const link = ctx.agents.link(key);
+  const current = link?.capabilities?.certificate;
+  const client = ctx.agents.client(key);
+  if (!current || !client) return {};
+  const now = ctx.now();
+  const previous = status.certificate ?? {};
+  const request = object.metadata.annotations?.[RENEW_CERTIFICATE_ANNOTATION];
+  const requested = request !== undefined && request !== '' && request !== previous.renewalRequest;
+  const notBefore = Date.parse(current.notBefore);
+  const notAfter = Date.parse(current.notAfter);
+  const renewBefore = ctx.agentCertRenewBeforeMs && ctx.agentCertRenewBeforeMs > 0 ? ctx.agentCertRenewBeforeMs : (notAfter - notBefore) / 3;
+  const dueAt = notAfter - renewBefore;
+  const due = requested || now.getTime() >= dueAt;
+  status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter };
+  if (!due) {
+    delete status.certificate.failedTime;
+    status.conditions = setCondition(status.conditions, validCondition(current.notAfter, previous.renewedTime), now);
+    return { recheckMs: Math.max(1_000, Math.min(dueAt - now.getTime(), 2 ** 31 - 1)) };
+  }
+  // Kept in status, so an operator restart does not retry at once either.
+  const failedAt = previous.failedTime !== undefined ? Date.parse(previous.failedTime) : undefined;
+  if (failedAt !== undefined && now.getTime() - failedAt < RETRY_MS) return { recheckMs: RETRY_MS - (now.getTime() - failedAt) };
+
+  const namespace = object.metadata.namespace ?? 'default';
+  const sans = sansForHost(object);
+  try {
+    if (!sans) throw new Error('the Host has no usable spec.address to name in a certificate');
+    const { csr } = await client.certificateRequest();
+    const signed = await ctx.pki.signAgentCsr(namespace, object.metadata.name, csr, sans);
+    const installed = await client.installCertificate(signed.certPem);
+    // The link read the old certificate with the capabilities: read them again, or the next pass renews again.
+    await ctx.agents.refresh(key, { capabilities: true });
+    status.certificate = {
+      serial: installed.serial,
+      notAfter: installed.notAfter,
+      renewedTime: now.toISOString(),
+      ...(request !== undefined && request !== '' ? { renewalRequest: request } : {}),
+    };
+    status.conditions = setCondition(status.conditions, validCondition(installed.notAfter, status.certificate.renewedTime), now);
+    ctx.events.event(object, 'Normal', 'CertificateRenewed', `agent certificate renewed (serial ${installed.serial}, valid until ${installed.notAfter}; was ${current.serial}${requested ? `, asked by ${RENEW_CERTIFICATE_ANNOTATION}` : ''})`);
+    return {};
+  } catch (error) {
+    status.certificate.failedTime = now.toISOString();
+    const why = error instanceof AgentApiError ? `the agent answered ${error.status} ${error.reason}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    const message = `renewal failed: ${why}; the current certificate is valid until ${current.notAfter}`;
+    const before = (status.conditions ?? []).find((c) => c.type === ConditionType.CertificateValid);
+    status.conditions = setCondition(status.conditions, { type: ConditionType.CertificateValid, status: 'False', reason: 'RenewalFailed', message }, now);
+    if (before?.reason !== 'RenewalFailed') ctx.events.event(object, 'Warning', 'CertificateRenewalFailed', message);
+    ctx.log.warn({ host: key, err: error }, 'agent certificate renewal failed');
+    return { recheckMs: RETRY_MS };
+  }
+}

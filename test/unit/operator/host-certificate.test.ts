@@ -1,0 +1,103 @@
+/**
+ * Agent certificate renewal as a phase of the Host reconcile, with fake
+ * agents and a fake CA: when it is due, what is signed for which names, what
+ * status and Events say, the annotation that asks for it, and retries.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { AgentApiError } from '../../../src/api/agent/index.js';
+import type { Condition, HostStatus } from '../../../src/api/index.js';
+import { RENEW_CERTIFICATE_ANNOTATION, RETRY_MS } from '../../../src/controllers/host-certificate.js';
+import { hostReconciler } from '../../../src/controllers/host.js';
+import { FINALIZER, Resources } from '../../../src/operator/resources.js';
+import { hostObj, managerObj, NOW, startEnv, type TestEnv } from '../support/operator-context.js';
+
+const NS = 'prod';
+const KEY = `${NS}/h1`;
+const DAY = 86_400_000;
+
+let env: TestEnv;
+afterEach(async () => {
+  await env?.stop();
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const status = (): HostStatus => env.client.peek(Resources.Host, NS, 'h1')!.status as HostStatus;
+const certCondition = (): Condition | undefined => status().conditions?.find((c) => c.type === 'CertificateValid');
+const verbs = () => env.agents.verbs().filter((v) => v.endsWith('certificateRequest') || v.endsWith('installCertificate'));
+
+/** A connected host h1 whose agent serves a 365-day certificate issued `ageDays` ago. */
+async function hostWithCertificate(ageDays: number, annotations?: Record<string, string>): Promise<void> {
+  env = await startEnv();
+  await env.client.create(Resources.Manager, managerObj('m', NS));
+  await env.client.create(Resources.Host, hostObj('h1', NS, { address: '10.0.0.11' }, { finalizers: [FINALIZER], ...(annotations ? { annotations } : {}) }));
+  const issued = NOW.getTime() - ageDays * DAY;
+  env.agents.agent(KEY).certificate = { serial: 'aa01', notBefore: iso(issued), notAfter: iso(issued + 365 * DAY) };
+  env.agents.connect(KEY, 16 * 2 ** 30, 8, NOW);
+  env.pki.signedAt = NOW;
+}
+
+describe('agent certificate renewal', () => {
+  it('leaves a certificate with more than a third of its life alone and says until when it is valid', async () => {
+    await hostWithCertificate(200);
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toEqual([]);
+    expect(status().certificate).toEqual({ serial: 'aa01', notAfter: iso(NOW.getTime() + 165 * DAY) });
+    expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid' });
+  });
+
+  it('renews once less than a third is left: a request from the agent, signed for the Host address, installed, capabilities read again', async () => {
+    await hostWithCertificate(250);
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toEqual([`${KEY} certificateRequest`, `${KEY} installCertificate`]);
+    // Signed for the names of spec.address (as enrollment does), the CSR as the agent made it.
+    expect(env.pki.signed).toEqual([{ namespace: NS, hostName: 'h1', csr: `CSR-${KEY}-1`, sans: { ips: ['10.0.0.11'], dns: ['h1'] } }]);
+    expect(env.agents.refreshes).toContainEqual({ key: KEY, capabilities: true });
+    expect(status().certificate).toEqual({ serial: 'serial-1', notAfter: iso(NOW.getTime() + 365 * DAY), renewedTime: NOW.toISOString() });
+    expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid', message: `valid until ${iso(NOW.getTime() + 365 * DAY)} (renewed ${NOW.toISOString()})` });
+    expect(env.recorder.events.filter((e) => e.reason === 'CertificateRenewed')).toHaveLength(1);
+
+    // The new certificate is fresh: the next pass renews nothing and writes nothing.
+    const writes = env.client.calls.applyStatus.length;
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    expect(env.client.calls.applyStatus.length).toBe(writes);
+  });
+
+  it('renews on the renew-certificate annotation once per value, however young the certificate', async () => {
+    await hostWithCertificate(1, { [RENEW_CERTIFICATE_ANNOTATION]: 'r1' });
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    expect(status().certificate?.renewalRequest).toBe('r1');
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+
+    env.client.update(Resources.Host, NS, 'h1', (o) => {
+      o.metadata.annotations = { [RENEW_CERTIFICATE_ANNOTATION]: 'r2' };
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(4);
+    expect(status().certificate).toMatchObject({ serial: 'serial-2', renewalRequest: 'r2' });
+  });
+
+  it('a failed renewal says why (the certificate still valid), warns once, and is retried only after the retry delay', async () => {
+    await hostWithCertificate(300);
+    env.agents.agent(KEY).failures.set('installCertificate', new AgentApiError(400, 'KeyMismatch', 'cert is not for the key of the pending certificate request', 'cert'));
+    const result = (await env.reconcile(hostReconciler, KEY)) as { requeueAfter?: number } | undefined;
+    expect(certCondition()).toMatchObject({ status: 'False', reason: 'RenewalFailed', message: expect.stringContaining('KeyMismatch') });
+    expect(certCondition()!.message).toContain(`valid until ${iso(NOW.getTime() + 65 * DAY)}`);
+    expect(status().phase).toBe('Up');
+    expect(result?.requeueAfter).toBeLessThanOrEqual(RETRY_MS);
+    expect(env.recorder.events.filter((e) => e.reason === 'CertificateRenewalFailed')).toHaveLength(1);
+
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toEqual([`${KEY} certificateRequest`, `${KEY} installCertificate`]);
+
+    env.ctx.now = () => new Date(NOW.getTime() + RETRY_MS);
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(4);
+    expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid', message: expect.stringContaining('renewed') });
+    expect(status().certificate?.failedTime).toBeUndefined();
+    expect(env.recorder.events.filter((e) => e.reason === 'CertificateRenewalFailed')).toHaveLength(1);
+  });
+});
