@@ -3,5 +3,5 @@
  *
  * @packageDocumentation
  */
-export { createCa, issueClientCert, issueServerCert, readPem, type CertFiles, type IssueOptions, type PemPair } from './pki.js';
+export { createCa, issueClientCert, issueHostCert, issueServerCert, readPem, type CertFiles, type IssueOptions, type PemPair } from './pki.js';
 export { createTestPki, type TestPki } from './test-pki.js';

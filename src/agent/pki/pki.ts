@@ -85,6 +85,12 @@ export async function issueServerCert(
   ]);
 }
 
+/** A host certificate as the Manager issues them at enrollment: server and client authentication. */
+export async function issueHostCert(dir: string, ca: CertFiles, o: IssueOptions & { ips?: string[]; dnsNames?: string[] }): Promise<CertFiles> {
+  const san = subjectAltNameExtension({ ips: o.ips, dns: o.dnsNames });
+  return issue(dir, ca, o, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth,clientAuth', san]);
+}
+
 /** A client certificate (the operator's, or an admin's). */
 export async function issueClientCert(dir: string, ca: CertFiles, o: IssueOptions): Promise<CertFiles> {
   return issue(dir, ca, o, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth']);

@@ -33,6 +33,7 @@ import { serveEventStream } from './sse.js';
 import { StorageVerbs } from './storage-verbs.js';
 import { StorageHealthWatch } from './storage-watch.js';
 import { CertificateRotation, type CertificateFiles } from '../pki/rotation.js';
+import { refuseUpgrade } from '../../ws/index.js';
 
 /** TLS material: PEM text or buffers. `ca` is the Manager's CA, the only issuer clients may come from. */
 export interface AgentTls {
@@ -40,6 +41,9 @@ export interface AgentTls {
   key: string | Buffer;
   ca: string | Buffer;
 }
+
+/** id-kp-serverAuth (RFC 5280): the extended key usage of host certificates. */
+const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
 
 /** Mutual TLS only: every client presents a certificate of the CA. */
 const TLS_SERVER_OPTIONS = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
@@ -197,6 +201,17 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     return typeof cn === 'string' ? cn : undefined;
   }
 
+  /**
+   * Why this client may not use the API, or undefined. A certificate for
+   * server authentication is a host's (the agents' own), and agents never
+   * call each other: only the operator, a client-only certificate of the
+   * same CA, drives a host, so a compromised host cannot drive the others.
+   */
+  function refusedClient(req: IncomingMessage): string | undefined {
+    const usages = (req.socket as TLSSocket).getPeerCertificate?.()?.ext_key_usage ?? [];
+    return usages.includes(SERVER_AUTH_OID) ? `client certificate ${clientName(req) ?? ''} is a host's (serverAuth): only the operator may call host agents`.replace('  ', ' ') : undefined;
+  }
+
   function logRequest(req: IncomingMessage, pathname: string, status: number, started: number): void {
     logger.info(
       { method: req.method, path: pathname.slice(0, 256), status, ms: Math.round(performance.now() - started), client: clientName(req) },
@@ -213,6 +228,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       if (!streaming) logRequest(req, pathname, res.statusCode, started);
     });
     try {
+      const refusal = refusedClient(req);
+      if (refusal !== undefined) throw new AgentApiError(403, 'ClientNotAllowed', refusal);
       const match = router.match(req.method ?? '', pathname);
       const params = match.route.params.safeParse(match.params, { reportInput: true });
       if (!params.success) throw apiErrorFromZod(params.error, 400);
@@ -270,7 +287,15 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   // Longer than the client's idle socket timeout, so the client always closes first and never reuses a dying socket.
   server.keepAliveTimeout = 65_000;
   const consoles = new ConsoleEndpoint(options.consoles, logger.child({ component: 'console' }));
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => consoles.handleUpgrade(req, socket, head, clientName(req)));
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    const refusal = refusedClient(req);
+    if (refusal !== undefined) {
+      logger.warn({ client: clientName(req), path: (req.url ?? '').slice(0, 256) }, 'console refused: a host certificate');
+      refuseUpgrade(socket, 403, 'ClientNotAllowed', refusal);
+      return;
+    }
+    consoles.handleUpgrade(req, socket, head, clientName(req));
+  });
   server.on('tlsClientError', (err, socket) => {
     // A certificate that failed verification is refused by Node after the handshake (the socket
     // is destroyed, no request is read); its verdict is on the socket, the error only says "hang up".

@@ -44,6 +44,16 @@ describe('agent mutual TLS', () => {
     expect(h.driver.calls.length).toBe(calls);
   });
 
+  it("refuses another host's certificate from the same CA with 403 ClientNotAllowed: only the operator drives a host", async () => {
+    const calls = h.driver.calls.length;
+    expect(await getWith(h.port, h.pki.ca, h.pki.otherHost)).toBe(403);
+    expect(await getWith(h.port, h.pki.ca, h.pki.otherHost, '/v1/host/capabilities')).toBe(403);
+    expect(await getWith(h.port, h.pki.ca, h.pki.otherHost, '/v1/events')).toBe(403);
+    expect(h.driver.calls.length).toBe(calls);
+    // The operator's client-only certificate still gets in.
+    expect(await getWith(h.port, h.pki.ca, h.pki.client)).toBe(200);
+  });
+
   it('logs refused handshakes with the reason', async () => {
     await expect(getWith(h.port, h.pki.ca, undefined)).rejects.toThrow();
     await expect(getWith(h.port, h.pki.ca, h.pki.foreignClient)).rejects.toThrow();
