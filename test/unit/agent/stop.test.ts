@@ -34,11 +34,10 @@ function guest(lost: number, state: DomainState = 'running') {
 describe('stopGracefully', () => {
   it('presses the button again while the guest runs on, so a press lost to the boot costs one interval, not the grace period', async () => {
     const g = guest(2);
-    const started = Date.now();
+    // 'graceful' is itself the proof it did not wait out the 5 s grace period (that ends 'forced').
     await expect(stopGracefully(g.driver, UID, { timeoutMs: 5_000, pollMs: 10, repeatMs: 100 })).resolves.toBe('graceful');
     expect(g.presses).toBe(3);
     expect(g.destroys).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('presses once when the guest hears it', async () => {
@@ -49,9 +48,11 @@ describe('stopGracefully', () => {
 
   it('still powers off at the deadline a guest that never listens, pressing at each interval until then', async () => {
     const g = guest(Infinity);
+    const started = performance.now();
     await expect(stopGracefully(g.driver, UID, { timeoutMs: 350, pollMs: 10, repeatMs: 100 })).resolves.toBe('forced');
-    expect(g.presses).toBeGreaterThanOrEqual(3);
-    expect(g.presses).toBeLessThanOrEqual(4);
+    // At least one repeat, and never more than one press per interval (a loaded machine makes fewer, not more).
+    expect(g.presses).toBeGreaterThanOrEqual(2);
+    expect(g.presses).toBeLessThanOrEqual(Math.floor((performance.now() - started) / 100) + 1);
     expect(g.destroys).toBe(1);
   });
 
