@@ -12,6 +12,14 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** A flag that must be a positive finite number, or its default when absent. */
+function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** A flag that must be `true` or `false`, or its default when absent. */
 function booleanFlag(flag: string, value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -34,6 +42,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'leader-election-thread': { type: 'string' },
       'leader-stall-limit': { type: 'string' },
       'agent-cert-renew-before': { type: 'string' },
+      'kube-api-qps': { type: 'string' },
+      'kube-api-burst': { type: 'string' },
       'health-addr': { type: 'string' },
       'watch-namespace': { type: 'string' },
       'max-concurrent-reconciles': { type: 'string' },
@@ -66,6 +76,8 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     leaderElectionThread: booleanFlag('--leader-election-thread', values['leader-election-thread'], d.leaderElectionThread),
     leaderStallLimitMs: values['leader-stall-limit'] ? parseDuration(values['leader-stall-limit']) : d.leaderStallLimitMs,
     agentCertRenewBeforeMs: values['agent-cert-renew-before'] ? parseDuration(values['agent-cert-renew-before']) : d.agentCertRenewBeforeMs,
+    kubeApiQps: positiveNumber('--kube-api-qps', values['kube-api-qps'], d.kubeApiQps),
+    kubeApiBurst: positiveInt('--kube-api-burst', values['kube-api-burst'], d.kubeApiBurst),
     healthHost: healthHost || d.healthHost,
     healthPort: Number(healthPort ?? d.healthPort),
     watchNamespace: values['watch-namespace'],

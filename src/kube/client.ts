@@ -11,6 +11,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { ApiError, StaleObjectError, type KubeObject, type ObjectClient, type ResourceType, type WatchEvent, type WatchHandle } from './types.js';
+import { unlimited, type RequestLimiter } from '../runtime/rate-limiter.js';
 
 /** Converts client-node's exceptions into ApiError with the HTTP code and the server's message. */
 export function toApiError(error: unknown): unknown {
@@ -72,13 +73,26 @@ export class KubeObjectClient implements ObjectClient {
   private readonly api: CustomObjectsApi;
   private readonly watcher: Watch;
 
+  private readonly limiter: RequestLimiter;
+  private readonly observeWait: ((waitedMs: number) => void) | undefined;
+
   constructor(
     kubeConfig: KubeConfig,
     /** Field manager named in managedFields for everything this client writes. */
     private readonly fieldManager: string,
+    /** Client-side request limit (client-go's QPS/burst); watches are not limited. Default: none. */
+    options: { limiter?: RequestLimiter; observeWait?: (waitedMs: number) => void } = {},
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.watcher = new Watch(kubeConfig);
+    this.limiter = options.limiter ?? unlimited;
+    this.observeWait = options.observeWait;
+  }
+
+  /** Waits for the limiter, then sends. */
+  private async limited<T>(send: () => Promise<T>): Promise<T> {
+    this.observeWait?.(await this.limiter.take());
+    return send();
   }
 
   async list(type: ResourceType, namespace?: string): Promise<{ items: KubeObject[]; resourceVersion: string }> {
@@ -86,11 +100,11 @@ export class KubeObjectClient implements ObjectClient {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await call(() =>
+      const page = await this.limited(() => call(() =>
         namespace
           ? this.api.listNamespacedCustomObject({ group: type.group, version: type.version, namespace, plural: type.plural, limit: PAGE_SIZE, _continue: continueToken })
           : this.api.listClusterCustomObject({ group: type.group, version: type.version, plural: type.plural, limit: PAGE_SIZE, _continue: continueToken }),
-      );
+      ));
       const list = page as { items: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } };
       items.push(...list.items);
       resourceVersion = list.metadata?.resourceVersion ?? resourceVersion;
@@ -100,7 +114,7 @@ export class KubeObjectClient implements ObjectClient {
   }
 
   async create(type: ResourceType, object: KubeObject): Promise<KubeObject> {
-    return (await call(() =>
+    return (await this.limited(() => call(() =>
       this.api.createNamespacedCustomObject({
         group: type.group,
         version: type.version,
@@ -109,14 +123,14 @@ export class KubeObjectClient implements ObjectClient {
         body: object,
         fieldManager: this.fieldManager,
       }),
-    )) as KubeObject;
+    ))) as KubeObject;
   }
 
   async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     try {
-      return (await call(() =>
+      return (await this.limited(() => call(() =>
         this.api.getNamespacedCustomObject({ group: type.group, version: type.version, namespace, plural: type.plural, name }),
-      )) as KubeObject;
+      ))) as KubeObject;
     } catch (error) {
       if (error instanceof ApiError && error.code === 404) return undefined;
       throw error;
@@ -167,35 +181,35 @@ export class KubeObjectClient implements ObjectClient {
     };
     // Server-side apply with force has no field-manager conflicts, so only the precondition can answer 409.
     const send = guard.resourceVersion !== undefined ? guardedCall : call;
-    return (await send(() =>
+    return (await this.limited(() => send(() =>
       this.api.patchNamespacedCustomObjectStatus(
         { ...objectPath(type, object), body, fieldManager: this.fieldManager, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ),
-    )) as KubeObject;
+    ))) as KubeObject;
   }
 
   async setFinalizers(type: ResourceType, object: KubeObject, finalizers: string[]): Promise<KubeObject> {
     // A merge patch carrying resourceVersion fails with 409 if the object changed
     // since it was read, so a finalizer is never added to a stale view.
     const body = { metadata: { finalizers, resourceVersion: object.metadata.resourceVersion } };
-    return (await guardedCall(() =>
+    return (await this.limited(() => guardedCall(() =>
       this.api.patchNamespacedCustomObject(
         { ...objectPath(type, object), body, fieldManager: this.fieldManager },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
-    )) as KubeObject;
+    ))) as KubeObject;
   }
 
   async deleteObject(type: ResourceType, object: KubeObject): Promise<boolean> {
     try {
-      await call(() =>
+      await this.limited(() => call(() =>
         this.api.deleteNamespacedCustomObject({
           ...objectPath(type, object),
           // The UID precondition keeps a same-named successor safe from a stale delete.
           body: object.metadata.uid ? { preconditions: { uid: object.metadata.uid } } : {},
         }),
-      );
+      ));
       return true;
     } catch (error) {
       if (error instanceof ApiError && (error.code === 404 || error.code === 409)) return false;

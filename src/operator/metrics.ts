@@ -15,6 +15,8 @@ export interface OperatorMetrics {
   runtime: RuntimeMetrics;
   /** Agent round trips (wraps the agent clients). */
   agents: AgentMetrics;
+  /** How long a request to the API server waited for the client-side limit (0 when it did not). */
+  rateLimiterWait(waitedMs: number): void;
 }
 
 /** Creates the registry with every family the operator exports. */
@@ -24,5 +26,11 @@ export function createOperatorMetrics(source: DomainMetricsSource): OperatorMetr
   const runtime = new RuntimeMetrics(registry);
   const agents = new AgentMetrics(registry);
   registerDomainMetrics(registry, source);
-  return { registry, runtime, agents };
+  // client-go's name for the same thing (its labels verb and host left out).
+  const rateLimiterDuration = registry.histogram({
+    name: 'rest_client_rate_limiter_duration_seconds',
+    help: 'Client side rate limiter latency in seconds (--kube-api-qps, --kube-api-burst)',
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+  });
+  return { registry, runtime, agents, rateLimiterWait: (waitedMs) => rateLimiterDuration.observe(waitedMs / 1000) };
 }

@@ -24,6 +24,7 @@ import { LeaderElector, type LeaderCallbacks, type LeaderElectionMetrics } from 
 import { startLeaderThread } from './leader/thread.js';
 import { defaultControllerRateLimiter } from '../runtime/backoff.js';
 import { createOperatorMetrics } from './metrics.js';
+import { TokenBucket } from '../runtime/rate-limiter.js';
 import { Resources } from './resources.js';
 import { createEnrollmentServer, createOperatorPki } from './pki-wiring.js';
 import { startConsoleProxy } from './console-wiring.js';
@@ -47,6 +48,9 @@ export interface OperatorOptions {
   leaderElectionThread: boolean;
   /** How long the main thread may stay silent before the election thread stops renewing, ms. */
   leaderStallLimitMs: number;
+  /** Client-side limit on requests to the API server (client-go's QPS and burst; watches are not limited). */
+  kubeApiQps: number;
+  kubeApiBurst: number;
   /** Renew agent certificates this long before they expire; 0: when a third of their lifetime is left (kubelet's rule of thumb). */
   agentCertRenewBeforeMs: number;
   /** Health and metrics listener. */
@@ -99,6 +103,9 @@ export const DEFAULT_OPERATOR_OPTIONS: OperatorOptions = {
   leaderElectionThread: true,
   leaderStallLimitMs: 60_000,
   agentCertRenewBeforeMs: 0,
+  // KubeVirt's virt-controller defaults: far above what 2,000 VMs need (docs/benchmarks.md), a ceiling for a runaway loop.
+  kubeApiQps: 200,
+  kubeApiBurst: 400,
   healthHost: '0.0.0.0',
   healthPort: 8081,
   maxConcurrentReconciles: 4,
@@ -129,7 +136,12 @@ export interface RunningOperator {
 export async function runOperator(options: OperatorOptions, log: Logger): Promise<RunningOperator> {
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
-  const client = new KubeObjectClient(kubeConfig, 'drover-operator');
+  // The histogram exists once the registry does (below); requests before that are not observed.
+  let observeWait: ((waitedMs: number) => void) | undefined;
+  const client = new KubeObjectClient(kubeConfig, 'drover-operator', {
+    limiter: new TokenBucket(options.kubeApiQps, options.kubeApiBurst),
+    observeWait: (ms) => observeWait?.(ms),
+  });
   const informerLog = log.child({ component: 'informer' });
   const informers: Informers = {
     managers: new Informer(client, Resources.Manager, options.watchNamespace, informerLog),
@@ -164,7 +176,8 @@ export async function runOperator(options: OperatorOptions, log: Logger): Promis
 
   // Environment gauges come from the caches, and only the leader exports them.
   let leading = () => false;
-  const { registry, runtime: runtimeMetrics, agents: agentMetrics } = createOperatorMetrics({ informers, active: () => leading() });
+  const { registry, runtime: runtimeMetrics, agents: agentMetrics, rateLimiterWait } = createOperatorMetrics({ informers, active: () => leading() });
+  observeWait = rateLimiterWait;
   const health = new HealthServer({ host: options.healthHost, port: options.healthPort, registry, logger: log });
   const all = Object.values(informers);
   health.addReadyzCheck('informers-synced', () => all.every((i) => i.hasSynced()));

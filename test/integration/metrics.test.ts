@@ -110,4 +110,35 @@ describe('environment metrics on /metrics', () => {
     expect(sumSamples(text, 'drover_agent_heartbeat_duration_seconds_bucket', 'host="hagent",le="+Inf"')).toBe(beats);
     expect(sumSamples(text, 'drover_agent_heartbeat_duration_seconds_sum', 'host="hagent"')).toBeGreaterThan(0);
   });
+
+  it('a tight --kube-api-qps holds requests back and counts them; nothing is lost: the objects still converge', async () => {
+    // The other operators step down (SIGTERM releases the Lease), so this one leads.
+    for (const op of started.splice(0)) await killOperator(op, 'SIGTERM');
+    const throttled = await startOperator('op-metrics-throttled', ['--kube-api-qps=2', '--kube-api-burst=1']);
+    started.push(throttled);
+    await eventually(async () => (await leaseHolder()) === 'op-metrics-throttled', 60_000);
+    const tns = await freshNamespace('throttle');
+    await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'drover.io/v1alpha1', kind: 'Manager', metadata: { name: 'm', namespace: tns }, spec: { mode: 'Standalone' } },
+      ...['a', 'b', 'c'].map((n) => ({
+        apiVersion: 'drover.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: n, namespace: tns },
+        spec: { cpu: { cores: 1 }, memory: '64Mi', disks: [{ name: 'root', storageDomain: 'data', size: '1Gi', bootOrder: 1 }] },
+      })),
+    ] }));
+    // Finalizer, then Pending with the reason: every write went out, later.
+    for (const n of ['a', 'b', 'c']) {
+      const vm = await eventually(async () => {
+        const o = await getJson('virtualmachine', n, tns);
+        return o.status?.phase === 'Pending' ? o : false;
+      }, 60_000);
+      expect(vm.metadata.finalizers).toContain('drover.io/finalizer');
+    }
+    // Requests that waited more than 0.1 s: with 2 a second after a burst of 1 there are many.
+    const text = await scrape(throttled);
+    const all = sumSamples(text, 'rest_client_rate_limiter_duration_seconds_count');
+    const quick = sumSamples(text, 'rest_client_rate_limiter_duration_seconds_bucket', 'le="0.1"');
+    expect(all).toBeGreaterThan(0);
+    expect(all - quick).toBeGreaterThan(0);
+    expect(sumSamples(text, 'rest_client_rate_limiter_duration_seconds_sum')).toBeGreaterThan(0.25);
+  });
 });
