@@ -6,6 +6,7 @@
  * when the running node goes silent with its VM gone the other takes over;
  * a start refused by the lease backs off instead of looping.
  */
+import { jest } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,7 +81,7 @@ function service(fabric: Fabric, node: string): HostedEngineService {
   return s;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -102,6 +103,9 @@ afterEach(async () => {
   await new Promise((r) => health.close(r));
   await rm(dir, { recursive: true, force: true });
 });
+
+// Real timers (200 ms cycles): seconds per test, more on a loaded machine than jest's 5 s default allows.
+jest.setTimeout(60_000);
 
 describe('HostedEngineService', () => {
   it('one node starts the Manager VM and reports it Up; the other stands by', async () => {
