@@ -20,7 +20,6 @@ import { objectKey } from '../runtime/keys.js';
 import { sansForHost } from '../operator/enrollment/host-lookup.js';
 import type { OperatorContext } from './context.js';
 
-
 /** The annotation asking for a renewal now; any new value is one request. */
 export const RENEW_CERTIFICATE_ANNOTATION = 'drover.io/renew-certificate';
 
@@ -55,7 +54,9 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   const requested = request !== undefined && request !== '' && request !== previous.renewalRequest;
   const notBefore = Date.parse(current.notBefore);
   const notAfter = Date.parse(current.notAfter);
-  const renewBefore = ctx.agentCertRenewBeforeMs && ctx.agentCertRenewBeforeMs > 0 ? ctx.agentCertRenewBeforeMs : (notAfter - notBefore) / 3;
+  const lifetime = notAfter - notBefore;
+  // A margin longer than a certificate lives would make every fresh one due at once (a renewal per pass): at most 90 %.
+  const renewBefore = ctx.agentCertRenewBeforeMs && ctx.agentCertRenewBeforeMs > 0 ? Math.min(ctx.agentCertRenewBeforeMs, lifetime * 0.9) : lifetime / 3;
   const dueAt = notAfter - renewBefore;
   const due = requested || now.getTime() >= dueAt;
   status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter };

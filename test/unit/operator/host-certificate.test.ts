@@ -63,6 +63,17 @@ describe('agent certificate renewal', () => {
     expect(env.client.calls.applyStatus.length).toBe(writes);
   });
 
+  it('a renew-before margin longer than the lifetime counts as 90 % of it: renews once, not on every pass', async () => {
+    // 365 days, 40 old: due at 36.5 days with the margin capped at 328.5 days.
+    await hostWithCertificate(40);
+    env.ctx.agentCertRenewBeforeMs = 400 * DAY;
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    await env.reconcile(hostReconciler, KEY);
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+  });
+
   it('renews on the renew-certificate annotation once per value, however young the certificate', async () => {
     await hostWithCertificate(1, { [RENEW_CERTIFICATE_ANNOTATION]: 'r1' });
     await env.reconcile(hostReconciler, KEY);
