@@ -76,7 +76,7 @@ export const cpuModel = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'must be host-model, host-passthrough or a CPU model name (letters, digits, ".", "_", "-")');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be host-model, host-passthrough or a CPU model name (letters, digits, ".", "_", "-")');
 
 /** A path relative to a storage domain's root, without `..` (kernel images, ISO files). */
 export const relativePath = z

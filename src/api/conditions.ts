@@ -22,7 +22,7 @@ export const ConditionType = {
    * its spec changes (InvalidSpec, a failed migration record).
    */
   Stalled: 'Stalled',
-  /** Hosts: the agent's certificate is valid and renewed in time (False: a renewal failed, or it expires soon). */
+  /** Hosts: the agent's certificate is valid and renewed in time (False RenewalFailed: the last renewal failed; it is retried every minute). */
   CertificateValid: 'CertificateValid',
   /** SelfHosted Managers: two or more live self-hosted engine nodes with a positive score. */
   HostedEngineHighlyAvailable: 'HostedEngineHighlyAvailable',

@@ -26,6 +26,9 @@ export const RENEW_CERTIFICATE_ANNOTATION = 'drover.io/renew-certificate';
 /** Delay before a failed renewal is tried again. */
 export const RETRY_MS = 60_000;
 
+/** Re-check delay while the link has not yet read the renewed certificate. */
+const STALE_LINK_RECHECK_MS = 5_000;
+
 /** What the phase decided, for the Host reconcile. */
 export interface CertificatePhase {
   /** Requeue the Host after this long (a retry, or the renewal deadline). */
@@ -50,6 +53,13 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   if (!current || !client) return {};
   const now = ctx.now();
   const previous = status.certificate ?? {};
+  // The link may still show the certificate a renewal just replaced (its re-read failed):
+  // read again and wait, rather than renew again on every heartbeat until it catches up.
+  const renewedAt = previous.renewedTime !== undefined ? Date.parse(previous.renewedTime) : undefined;
+  if (renewedAt !== undefined && previous.serial !== undefined && previous.serial !== current.serial && now.getTime() - renewedAt < RETRY_MS) {
+    void ctx.agents.refresh(key, { capabilities: true });
+    return { recheckMs: STALE_LINK_RECHECK_MS };
+  }
   const request = object.metadata.annotations?.[RENEW_CERTIFICATE_ANNOTATION];
   const requested = request !== undefined && request !== '' && request !== previous.renewalRequest;
   const notBefore = Date.parse(current.notBefore);

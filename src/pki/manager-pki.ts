@@ -270,7 +270,8 @@ export class ManagerPki implements ManagerPkiProvider, AgentCertificateSigner {
       extensions: [
         'basicConstraints=critical,CA:FALSE',
         'keyUsage=critical,digitalSignature',
-        // Server for the operator's calls, client for agent-to-agent traffic (migration).
+        // Server auth for the operator's calls. clientAuth is kept for certificates already issued with it;
+        // agents refuse every client certificate with serverAuth (only the operator drives a host).
         'extendedKeyUsage=serverAuth,clientAuth',
         san,
       ],

@@ -7,6 +7,12 @@
  */
 import { realClock, type Clock } from './clock.js';
 
+/** Longest single timer Node.js honours (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Monotonic time for the bucket: a wall-clock step backwards must not stall every request. */
+const monotonicClock: Clock = { now: () => performance.now(), after: (ms, fn) => realClock.after(ms, fn) };
+
 /** What a request waits on before it is sent. */
 export interface RequestLimiter {
   /** Resolves when the request may go; with the milliseconds it waited. */
@@ -23,9 +29,9 @@ export class TokenBucket implements RequestLimiter {
   constructor(
     private readonly qps: number,
     private readonly burst: number,
-    private readonly clock: Clock = realClock,
+    private readonly clock: Clock = monotonicClock,
   ) {
-    if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be a positive number, got ${qps}`);
+    if (!(qps >= 0.001) || !Number.isFinite(qps)) throw new RangeError(`qps must be a number of at least 0.001, got ${qps}`);
     if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be a positive integer, got ${burst}`);
     this.tokens = burst;
     this.last = clock.now();
@@ -50,14 +56,15 @@ export class TokenBucket implements RequestLimiter {
 
   private refill(): void {
     const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
+    // A clock that went back refills nothing for the step and counts on from where it is now, owing nothing.
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) * this.qps) / 1000);
     this.last = now;
   }
 
   private schedule(): void {
     if (this.timerSet) return;
     this.timerSet = true;
-    const ms = Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.qps));
+    const ms = Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.qps)));
     this.clock.after(ms, () => {
       this.timerSet = false;
       this.refill();

@@ -37,6 +37,8 @@ export interface VMRequest {
   cpuModel?: string;
   /** acceleration: KVM, which a TCG-only host refuses. */
   requiresKvm?: boolean;
+  /** acceleration: TCG: a KVM host's model list (KVM's) does not describe what it emulates. */
+  tcgOnly?: boolean;
 }
 
 /** Overcommit and weighting policy (from Manager.spec.scheduling). */
@@ -63,7 +65,11 @@ const FILTERS: Filter[] = [
     return missing.length === 0 ? undefined : `host is not connected to storage domain ${missing.join(', ')}`;
   },
   (h, vm) => (vm.requiresKvm && h.hypervisorType === 'qemu' ? 'host has no usable KVM (acceleration: KVM)' : undefined),
-  (h, vm) => (vm.cpuModel === undefined || h.cpuModels === undefined || h.cpuModels.has(vm.cpuModel) ? undefined : `host CPU cannot give model ${vm.cpuModel}`),
+  (h, vm) => {
+    // A host lists the models of its own domain type; a TCG VM on a KVM host is left to the start (422 if it cannot).
+    if (vm.cpuModel === undefined || h.cpuModels === undefined || (vm.tcgOnly && h.hypervisorType === 'kvm')) return undefined;
+    return h.cpuModels.has(vm.cpuModel) ? undefined : `host CPU cannot give model ${vm.cpuModel}`;
+  },
   (h, vm, p) => {
     if (h.memoryBytes === undefined) return 'host memory unknown';
     const capacity = (h.memoryBytes * p.memoryOvercommitPercent) / 100;

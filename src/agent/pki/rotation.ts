@@ -7,19 +7,20 @@
  * The new key is made here and never leaves the host. An installed
  * certificate must match the pending key, chain to the CA the agent already
  * trusts and name the same host as the current one. Then both files are
- * written beside the old ones (`.next`) and renamed over them, key first;
+ * written and synced beside the old ones (`.next`), renamed over them (key
+ * first), and the directory synced before the answer;
  * {@link finishInterruptedRenewal}, run before the agent reads its files,
- * completes or drops a renewal a crash cut between the two renames, so the
- * files on disk are always a matching pair. New TLS connections get the new
+ * completes or drops a renewal a crash cut, so the files on disk are always
+ * a matching pair. New TLS connections get the new
  * certificate at once; connections already open keep theirs.
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AgentApiError, type AgentCertificate } from '../../api/agent/index.js';
 import { createCsr, generateEcKey, withPrivateDir } from '../../pki/openssl.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { syncDirectory, writeFileAtomic } from '../storage/atomic-file.js';
 
 /** Where the served certificate and key live, so a renewal outlives a restart. */
 export interface CertificateFiles {
@@ -106,6 +107,8 @@ export class CertificateRotation {
         await writeFileAtomic(`${certFile}.next`, certPem);
         await rename(`${keyFile}.next`, keyFile);
         await rename(`${certFile}.next`, certFile);
+        // Durable before the operator hears "installed": a power loss must not undo a renewal it recorded.
+        for (const dir of new Set([dirname(keyFile), dirname(certFile)])) await syncDirectory(dir);
       }
       this.options.apply({ cert: certPem, key });
       const previous = this.current;
@@ -140,14 +143,26 @@ const exists = (path: string) => stat(path).then(
 
 /**
  * Completes or drops a renewal a crash interrupted, before the files are
- * read: a `.next` key means neither file was switched (the old pair stands);
- * a `.next` certificate alone means the key was, so the certificate follows
- * when it matches that key. Returns what it did, for the log.
+ * read. Both `.next` files were written and synced before either rename, so
+ * a `.next` key with a `.next` certificate for it is a whole renewal (the
+ * operator may have recorded it): both are renamed into place. A `.next`
+ * certificate alone means the key was switched already: it follows when it
+ * matches that key. Anything else is dropped and the old pair stands.
+ * Returns what it did, for the log.
  */
 export async function finishInterruptedRenewal(files: CertificateFiles): Promise<'none' | 'dropped' | 'completed'> {
   const keyNext = `${files.key}.next`;
   const certNext = `${files.cert}.next`;
   if (await exists(keyNext)) {
+    const whole = await Promise.all([readFile(certNext, 'utf8'), readFile(keyNext, 'utf8')])
+      .then(([cert, key]) => sameKey(new X509Certificate(cert), key))
+      .catch(() => false);
+    if (whole) {
+      await rename(keyNext, files.key);
+      await rename(certNext, files.cert);
+      for (const dir of new Set([dirname(files.key), dirname(files.cert)])) await syncDirectory(dir);
+      return 'completed';
+    }
     await rm(keyNext, { force: true });
     await rm(certNext, { force: true });
     return 'dropped';

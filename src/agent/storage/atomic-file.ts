@@ -26,6 +26,11 @@ export async function writeFileAtomic(file: string, content: string, mode = 0o64
     await rm(tmp, { force: true });
     throw err;
   }
+  await syncDirectory(dir);
+}
+
+/** Makes the renames in `dir` durable (a rename lives in the directory, not in the file). */
+export async function syncDirectory(dir: string): Promise<void> {
   const d = await open(dir, 'r');
   try {
     await d.sync();

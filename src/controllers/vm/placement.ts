@@ -135,6 +135,7 @@ export function vmRequest(vm: VirtualMachine): VMRequest {
     hostSelector: vm.spec.placement?.hostSelector,
     ...(namedCpuModel(vm.spec.cpu.model) ? { cpuModel: vm.spec.cpu.model } : {}),
     ...(vm.spec.acceleration === 'KVM' ? { requiresKvm: true } : {}),
+    ...(vm.spec.acceleration === 'TCG' ? { tcgOnly: true } : {}),
   };
 }
 

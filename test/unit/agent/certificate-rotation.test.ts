@@ -118,16 +118,24 @@ describe('agent certificate renewal', () => {
 });
 
 describe('finishInterruptedRenewal', () => {
-  it('drops a renewal cut before the key was switched, and completes one cut after it', async () => {
+  it('completes a whole renewal cut before the renames, drops a partial one, and completes one cut between the renames', async () => {
     const old = await issueKeyAndCert(ca, { commonName: 'h1' }, SERVER_EXT, 30);
     const fresh = await issueKeyAndCert(ca, { commonName: 'h1' }, SERVER_EXT, 30);
     const files = { cert: join(dir, 'cut-cert.pem'), key: join(dir, 'cut-key.pem') };
 
-    // Cut before any rename: both .next files, the old pair in place.
+    // Cut before any rename, both .next files written: the renewal is whole, so it is completed.
     await writeFile(files.cert, old.certPem);
     await writeFile(files.key, old.keyPem);
     await writeFile(`${files.key}.next`, fresh.keyPem);
     await writeFile(`${files.cert}.next`, fresh.certPem);
+    expect(await finishInterruptedRenewal(files)).toBe('completed');
+    expect(await readFile(files.cert, 'utf8')).toBe(fresh.certPem);
+    expect(await readFile(files.key, 'utf8')).toBe(fresh.keyPem);
+
+    // Cut while writing: a .next key without its certificate is dropped, the pair in place stands.
+    await writeFile(files.cert, old.certPem);
+    await writeFile(files.key, old.keyPem);
+    await writeFile(`${files.key}.next`, fresh.keyPem);
     expect(await finishInterruptedRenewal(files)).toBe('dropped');
     expect(await readFile(files.cert, 'utf8')).toBe(old.certPem);
     expect(await readFile(files.key, 'utf8')).toBe(old.keyPem);

@@ -74,6 +74,24 @@ describe('agent certificate renewal', () => {
     expect(verbs()).toHaveLength(2);
   });
 
+  it('a link that has not read the renewed certificate yet is asked again, not renewed again', async () => {
+    await hostWithCertificate(250);
+    env.agents.staleCapabilities = true;
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    const refreshes = env.agents.refreshes.length;
+    const result = (await env.reconcile(hostReconciler, KEY)) as { requeueAfter?: number } | undefined;
+    expect(verbs()).toHaveLength(2);
+    expect(env.agents.refreshes.slice(refreshes)).toContainEqual({ key: KEY, capabilities: true });
+    expect(result?.requeueAfter).toBeLessThanOrEqual(5_000);
+    // Once the link catches up, all is as after a plain renewal.
+    env.agents.staleCapabilities = false;
+    await env.agents.refresh(KEY, { capabilities: true });
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid' });
+  });
+
   it('renews on the renew-certificate annotation once per value, however young the certificate', async () => {
     await hostWithCertificate(1, { [RENEW_CERTIFICATE_ANNOTATION]: 'r1' });
     await env.reconcile(hostReconciler, KEY);

@@ -42,8 +42,23 @@ describe('TokenBucket', () => {
     expect(third).toBe(10);
   });
 
+  it('a clock that steps back owes nothing: the next request waits at most one interval', async () => {
+    const clock = new FakeClock(1_000_000);
+    const bucket = new TokenBucket(10, 1, clock);
+    await bucket.take();
+    // Behind the bucket's last refill by a minute (what an NTP step does to a wall clock).
+    (clock as unknown as { current: number }).current -= 60_000;
+    let waited: number | undefined;
+    void bucket.take().then((w) => (waited = w));
+    await flush();
+    clock.advance(100);
+    await flush();
+    expect(waited).toBe(100);
+  });
+
   it('refuses a rate or burst that is not positive', () => {
     expect(() => new TokenBucket(0, 1)).toThrow(/qps/);
+    expect(() => new TokenBucket(0.0001, 1)).toThrow(/qps/);
     expect(() => new TokenBucket(5, 0)).toThrow(/burst/);
     expect(() => new TokenBucket(Infinity, 1)).toThrow(/qps/);
   });

@@ -50,6 +50,10 @@ describe('schedule: filters', () => {
     expect(schedule(vm({ cpuModel: 'EPYC' }), [host('a')], even)).toEqual({ ok: true, host: 'a' });
     // Without a named model the list does not matter.
     expect(schedule(vm(), [host('a', { cpuModels: new Set() })], even)).toEqual({ ok: true, host: 'a' });
+    // A KVM host lists KVM's models; a TCG VM there emulates its CPU, so the list says nothing about it.
+    const kvmHost = host('k', { hypervisorType: 'kvm', cpuModels: new Set(['kvm64']) });
+    expect(schedule(vm({ cpuModel: 'Nehalem', tcgOnly: true }), [kvmHost], even)).toEqual({ ok: true, host: 'k' });
+    expect(rejectedReason(schedule(vm({ cpuModel: 'Nehalem' }), [kvmHost], even), 'k')).toBe('host CPU cannot give model Nehalem');
   });
 
   it('places a VM that requires KVM only on KVM hosts', () => {

@@ -193,6 +193,8 @@ export class FakeAgentConnections implements AgentConnections {
   readonly forgotten: string[] = [];
   /** refresh() calls, in order. */
   readonly refreshes: Array<{ key: string; capabilities: boolean }> = [];
+  /** When true, refresh() does not re-read capabilities (a failed relist). */
+  staleCapabilities = false;
   private listeners: ((c: LinkChange) => void)[] = [];
 
   /** The fake agent of `key` (created on first use). */
@@ -274,7 +276,7 @@ export class FakeAgentConnections implements AgentConnections {
     this.refreshes.push({ key, capabilities: options.capabilities === true });
     const l = this.links.get(key);
     const cert = this.agents.get(key)?.certificate;
-    if (options.capabilities && l?.capabilities && cert) l.capabilities = { ...l.capabilities, certificate: { ...cert } };
+    if (options.capabilities && !this.staleCapabilities && l?.capabilities && cert) l.capabilities = { ...l.capabilities, certificate: { ...cert } };
     this.sync(key);
   }
   onChange(listener: (change: LinkChange) => void): () => void {
