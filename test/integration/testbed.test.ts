@@ -134,6 +134,27 @@ describe('test bed: two libvirt hosts on one machine', () => {
     await runChecked(['ping', '-c', '1', '-W', '2', h1.ip]);
   });
 
+  it("keeps each host's br0 MAC when a port with a lower MAC joins (a guest's tap never lends the host its address)", async () => {
+    // A bridge without an address of its own takes its lowest port MAC; a live migration then left both
+    // hosts with the guest's tap MAC and cut them off from each other (see createHost).
+    const tap = 'macprobe0';
+    for (const h of [h1, h2]) {
+      const mac = async () => /link\/ether ([0-9a-f:]{17})/.exec((await hostExec(h, ['ip', '-o', 'link', 'show', 'dev', h.vmBridge])).stdout)?.[1];
+      const before = await mac();
+      expect(before).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+      await hostExec(h, ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+      try {
+        // The lowest MAC a random (locally administered) one can be: below eth0's, whatever it drew.
+        await hostExec(h, ['ip', 'link', 'set', 'dev', tap, 'address', '02:00:00:00:00:01']);
+        await hostExec(h, ['ip', 'link', 'set', 'dev', tap, 'master', h.vmBridge]);
+        expect({ host: h.name, mac: await mac() }).toEqual({ host: h.name, mac: before });
+      } finally {
+        await hostExec(h, ['ip', 'link', 'del', 'dev', tap], { check: false });
+      }
+      expect(await mac()).toBe(before);
+    }
+  });
+
   it('shows the shared directory at the same path on every host', async () => {
     const file = path.join(tb.sharedDir, 'hello.txt');
     await hostExec(h1, ['tee', file], { input: `written on ${h1.name}` });
