@@ -17,6 +17,7 @@ import { down, findBinary, guestAddress, hostAddress, hostExec, run, runChecked,
 import { buildDomainXml, type DomainSpec } from '../../src/hypervisor/domainxml/index.js';
 import { LibvirtDriver, Virsh } from '../../src/hypervisor/libvirt/index.js';
 import { describeDriverContract, type DriverContractFixture, type HostIndex } from '../support/driver-contract.js';
+import { withMigrationEvidence } from '../support/migration-evidence.js';
 import { timer, waitUntil } from '../support/wait.js';
 
 const NAME_PREFIX = 'drvt';
@@ -219,6 +220,7 @@ describe('LibvirtDriver on a two-host test bed', () => {
         expect((await httpGet(h1, `http://${ip}/`))?.trim()).toBe(spec.name);
       };
     },
+    withMigrationEvidence: (spec, step) => withMigrationEvidence([h1, h2], { name: spec.name, id: spec.uid }, step),
     // virsh event needs a moment to connect; events before that are not promised.
     eventsSettleMs: 1000,
     timings,

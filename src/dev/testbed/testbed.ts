@@ -471,7 +471,18 @@ async function createHost(
   await runChecked(['ip', 'link', 'set', h.rootVeth, 'up']);
   const inNs = (...args: string[]): Promise<ExecResult> => runChecked(['ip', '-n', h.name, ...args]);
   await inNs('link', 'set', 'lo', 'up');
-  await inNs('link', 'add', 'name', h.vmBridge, 'type', 'bridge');
+  // br0 gets eth0's MAC for good. A Linux bridge without an address of its
+  // own takes the lowest MAC among its ports, and libvirt gives a guest's
+  // tap the guest MAC with fe: in front. When eth0's random MAC sorts above
+  // that (about one host in a hundred), br0, and so the host's IP, takes the
+  // tap's MAC while the guest runs; and during a live migration both hosts
+  // carry that same tap MAC, so each one's frames for the other are taken as
+  // its own: the libvirt connection between them stalls until its keepalive
+  // gives up, and the migration fails or hangs (seen in CI). An address set
+  // explicitly is never recalculated; hosts configure their bridges so too.
+  const eth0 = /link\/ether ([0-9a-f:]{17})/.exec((await inNs('-o', 'link', 'show', 'dev', 'eth0')).stdout)?.[1];
+  if (!eth0) throw new Error(`no MAC address on eth0 of ${h.name}`);
+  await inNs('link', 'add', 'name', h.vmBridge, 'address', eth0, 'type', 'bridge');
   await inNs('link', 'set', 'eth0', 'master', h.vmBridge);
   await inNs('link', 'set', 'eth0', 'up');
   await inNs('addr', 'add', h.cidr, 'dev', h.vmBridge);
