@@ -104,7 +104,12 @@ describe('self-hosted engine (real HA role on real libvirt, lockd lease, shared 
   it('deploy runs the Manager VM on the first node; the CLI status (shared metadata alone) and the agents\' API match virsh on every host', async () => {
     const host = await steady();
     expect(host).toBe(node(0).name);
-    const status = await statusSettled(host);
+    await statusSettled(host);
+    // The other node may still be in EngineStart for a cycle (its own start refused by the lease) before it stands by.
+    const status = await waitUntil('the other node standing by', 60_000, async () => {
+      const s = await cliStatus();
+      return s.engineHost === host && s.nodes.every((n) => n.live) && s.nodes.find((n) => n.name !== host)?.state === 'EngineDownElsewhere' ? s : undefined;
+    }, 500);
     expect(await runningOn()).toEqual([status.engineHost]);
     const me = status.nodes.find((n) => n.name === host)!;
     const other = status.nodes.find((n) => n.name !== host)!;
