@@ -68,6 +68,10 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   // A margin longer than a certificate lives would make every fresh one due at once (a renewal per pass): at most 90 %.
   const renewBefore = ctx.agentCertRenewBeforeMs && ctx.agentCertRenewBeforeMs > 0 ? Math.min(ctx.agentCertRenewBeforeMs, lifetime * 0.9) : lifetime / 3;
   const dueAt = notAfter - renewBefore;
+  // A request is served at most once a minute: a pass reading a cache older than the write that
+  // recorded the request as answered would otherwise renew a second time for the same request.
+  const issuedAgo = now.getTime() - notBefore;
+  if (requested && now.getTime() < dueAt && issuedAgo >= 0 && issuedAgo < RETRY_MS) return { recheckMs: RETRY_MS - issuedAgo };
   const due = requested || now.getTime() >= dueAt;
   status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter };
   if (!due) {

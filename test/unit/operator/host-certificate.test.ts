@@ -9,7 +9,7 @@ import type { Condition, HostStatus } from '../../../src/api/index.js';
 import { RENEW_CERTIFICATE_ANNOTATION, RETRY_MS } from '../../../src/controllers/host-certificate.js';
 import { hostReconciler } from '../../../src/controllers/host.js';
 import { FINALIZER, Resources } from '../../../src/operator/resources.js';
-import { hostObj, managerObj, NOW, startEnv, type TestEnv } from '../support/operator-context.js';
+import { hostObj, lagCache, managerObj, NOW, startEnv, type TestEnv } from '../support/operator-context.js';
 
 const NS = 'prod';
 const KEY = `${NS}/h1`;
@@ -92,6 +92,18 @@ describe('agent certificate renewal', () => {
     expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid' });
   });
 
+  it('a pass reading the Host from before the renewal was recorded does not renew again for the same request', async () => {
+    await hostWithCertificate(1, { [RENEW_CERTIFICATE_ANNOTATION]: 'r1' });
+    const stale = env.client.peek(Resources.Host, NS, 'h1')!;
+    await env.reconcile(hostReconciler, KEY);
+    expect(verbs()).toHaveLength(2);
+    // The informer cache still holds the Host as it was before that write.
+    const restore = lagCache(env.informers.hosts, KEY, stale);
+    await env.reconcile(hostReconciler, KEY);
+    restore();
+    expect(verbs()).toHaveLength(2);
+  });
+
   it('renews on the renew-certificate annotation once per value, however young the certificate', async () => {
     await hostWithCertificate(1, { [RENEW_CERTIFICATE_ANNOTATION]: 'r1' });
     await env.reconcile(hostReconciler, KEY);
@@ -104,6 +116,12 @@ describe('agent certificate renewal', () => {
       o.metadata.annotations = { [RENEW_CERTIFICATE_ANNOTATION]: 'r2' };
     });
     await new Promise((r) => setTimeout(r, 20));
+    // A certificate issued less than a minute ago is not renewed again yet (a stale cache could still show r2 unanswered)...
+    const result = (await env.reconcile(hostReconciler, KEY)) as { requeueAfter?: number } | undefined;
+    expect(verbs()).toHaveLength(2);
+    expect(result?.requeueAfter).toBe(RETRY_MS);
+    // ...a minute later it is.
+    env.ctx.now = () => new Date(NOW.getTime() + RETRY_MS);
     await env.reconcile(hostReconciler, KEY);
     expect(verbs()).toHaveLength(4);
     expect(status().certificate).toMatchObject({ serial: 'serial-2', renewalRequest: 'r2' });
