@@ -89,6 +89,14 @@ export async function reconcileFencing(
       settings.availability.storageHeartbeatTimeoutSeconds,
       settings.availability.heartbeatIntervalSeconds * 2_000,
     );
+    // No peer could be asked this pass (say, the one that vouched for it answered its own heartbeat late on a
+    // busy machine): a fresh view from moments ago still stands until the heartbeat timeout says otherwise,
+    // rather than "unknown" sending a live host to be fenced in between two fresh observations.
+    const last = previous.storageHeartbeat;
+    const lastAgeMs = last?.observedTime !== undefined ? ctx.now().getTime() - Date.parse(last.observedTime) : Infinity;
+    if (storageHeartbeat === undefined && last?.fresh === true && lastAgeMs < settings.availability.storageHeartbeatTimeoutSeconds * 1000) {
+      storageHeartbeat = last;
+    }
   }
   const pm = spec.powerManagement;
   const step = fencingStep({

@@ -277,6 +277,27 @@ describe('Host fencing', () => {
     expect(env.fencing.calls).toEqual([]);
   });
 
+  it('a fresh heartbeat seen moments ago still stands when no peer can be asked this pass (its own heartbeat late): not fenced', async () => {
+    env = await startEnv();
+    // Peers are asked when their own last heartbeat is under 2 intervals (2 s) old, silent past half NonResponsive (5 s).
+    await twoHosts({ heartbeatIntervalSeconds: 1, nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0, storageHeartbeatTimeoutSeconds: 30 }, pm);
+    env.agents.agent(`${NS}/h2`).heartbeats.set('data', [{ host: 'h1', ageSeconds: 2 }]);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Skipped', reason: 'StorageHeartbeatFresh' });
+    // h2 answered its own heartbeat 3 s ago (more than two 1 s intervals, less than half NonResponsive): not asked this pass.
+    env.agents.links.get(`${NS}/h2`)!.lastHeartbeat = new Date(NOW.getTime() + 2_000);
+    env.ctx.now = () => new Date(NOW.getTime() + 5_000);
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Skipped', reason: 'StorageHeartbeatFresh' });
+    expect(env.fencing.calls).toEqual([]);
+    // Past the heartbeat timeout with still nobody to ask, the old view no longer counts: fenced.
+    env.ctx.now = () => new Date(NOW.getTime() + 31_000);
+    env.agents.links.get(`${NS}/h2`)!.lastHeartbeat = new Date(NOW.getTime() + 28_000);
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced' });
+  });
+
   it('fences despite a fresh storage heartbeat when skipFencingIfStorageHeartbeat is false', async () => {
     env = await startEnv();
     await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0, skipFencingIfStorageHeartbeat: false }, pm);
