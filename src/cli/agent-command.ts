@@ -94,7 +94,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!(heartbeatIntervalMs > 0)) return usageError('--storage-heartbeat-interval must be a positive duration such as 5s');
   const hostedEngine = await startHostedEngineRole(values, leases, log);
   if (hostedEngine !== undefined && 'error' in hostedEngine) return usageError(hostedEngine.error);
-  // A renewal a crash cut between its two renames is finished (or dropped) before the files are read or checked.
+  // A renewal a crash cut is finished (or dropped) before the files are read or checked.
   const ownFiles = values.cert !== undefined && values.key !== undefined ? { cert: values.cert, key: values.key } : credentialPaths(values['state-dir']);
   const recovered = await finishInterruptedRenewal(ownFiles).catch((error: unknown) => {
     log.warn({ err: error }, 'could not check for an interrupted certificate renewal');

@@ -14,12 +14,13 @@
  * a matching pair. New TLS connections get the new
  * certificate at once; connections already open keep theirs.
  */
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AgentApiError, type AgentCertificate } from '../../api/agent/index.js';
 import { createCsr, generateEcKey, withPrivateDir } from '../../pki/openssl.js';
+import { CLOCK_SKEW_MS, issuedBy } from '../enroll/files.js';
 import { syncDirectory, writeFileAtomic } from '../storage/atomic-file.js';
 
 /** Where the served certificate and key live, so a renewal outlives a restart. */
@@ -93,22 +94,20 @@ export class CertificateRotation {
       const key = this.pendingKey;
       if (key === undefined) throw new AgentApiError(409, 'NoPendingRequest', 'no certificate request is pending: ask for one first (POST /v1/host/certificate/csr)');
       if (!sameKey(cert, key)) throw new AgentApiError(400, 'KeyMismatch', 'cert is not for the key of the pending certificate request', 'cert');
-      if (!(cert.checkIssued(this.ca) && cert.verify(this.ca.publicKey))) throw new AgentApiError(400, 'UntrustedIssuer', 'cert is not signed by the CA this agent trusts', 'cert');
+      if (!issuedBy(cert, this.ca)) throw new AgentApiError(400, 'UntrustedIssuer', 'cert is not signed by the CA this agent trusts', 'cert');
       if (commonNameOf(cert) !== commonNameOf(this.current)) {
         throw new AgentApiError(400, 'WrongSubject', `cert names ${commonNameOf(cert) ?? 'nothing'}, this host is ${commonNameOf(this.current) ?? '?'}`, 'cert');
       }
       const now = (this.options.now ?? (() => new Date()))().getTime();
-      if (now < Date.parse(cert.validFrom) - 5 * 60_000 || now >= Date.parse(cert.validTo)) {
+      if (now < Date.parse(cert.validFrom) - CLOCK_SKEW_MS || now >= Date.parse(cert.validTo)) {
         throw new AgentApiError(400, 'NotValidNow', `cert is valid from ${cert.validFrom} to ${cert.validTo}`, 'cert');
       }
       if (this.options.files) {
         const { cert: certFile, key: keyFile } = this.options.files;
         await writeFileAtomic(`${keyFile}.next`, key, 0o600);
         await writeFileAtomic(`${certFile}.next`, certPem);
-        await rename(`${keyFile}.next`, keyFile);
-        await rename(`${certFile}.next`, certFile);
         // Durable before the operator hears "installed": a power loss must not undo a renewal it recorded.
-        for (const dir of new Set([dirname(keyFile), dirname(certFile)])) await syncDirectory(dir);
+        await switchToNext(this.options.files);
       }
       this.options.apply({ cert: certPem, key });
       const previous = this.current;
@@ -132,8 +131,21 @@ function commonNameOf(cert: X509Certificate): string | undefined {
 }
 
 function sameKey(cert: X509Certificate, keyPem: string): boolean {
-  const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
-  return cert.publicKey.export({ type: 'spki', format: 'der' }).equals(fromKey);
+  return cert.checkPrivateKey(createPrivateKey(keyPem));
+}
+
+/** True when the certificate file and the key file read and belong together. */
+function filesMatch(certFile: string, keyFile: string): Promise<boolean> {
+  return Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')])
+    .then(([cert, key]) => sameKey(new X509Certificate(cert), key))
+    .catch(() => false);
+}
+
+/** Renames the written `.next` files over the served ones, key first, and syncs their directories. */
+async function switchToNext(files: CertificateFiles): Promise<void> {
+  await rename(`${files.key}.next`, files.key);
+  await rename(`${files.cert}.next`, files.cert);
+  for (const dir of new Set([dirname(files.key), dirname(files.cert)])) await syncDirectory(dir);
 }
 
 const exists = (path: string) => stat(path).then(
@@ -154,13 +166,8 @@ export async function finishInterruptedRenewal(files: CertificateFiles): Promise
   const keyNext = `${files.key}.next`;
   const certNext = `${files.cert}.next`;
   if (await exists(keyNext)) {
-    const whole = await Promise.all([readFile(certNext, 'utf8'), readFile(keyNext, 'utf8')])
-      .then(([cert, key]) => sameKey(new X509Certificate(cert), key))
-      .catch(() => false);
-    if (whole) {
-      await rename(keyNext, files.key);
-      await rename(certNext, files.cert);
-      for (const dir of new Set([dirname(files.key), dirname(files.cert)])) await syncDirectory(dir);
+    if (await filesMatch(certNext, keyNext)) {
+      await switchToNext(files);
       return 'completed';
     }
     await rm(keyNext, { force: true });
@@ -168,10 +175,7 @@ export async function finishInterruptedRenewal(files: CertificateFiles): Promise
     return 'dropped';
   }
   if (!(await exists(certNext))) return 'none';
-  const matches = await Promise.all([readFile(certNext, 'utf8'), readFile(files.key, 'utf8')])
-    .then(([cert, key]) => sameKey(new X509Certificate(cert), key))
-    .catch(() => false);
-  if (!matches) {
+  if (!(await filesMatch(certNext, files.key))) {
     await rm(certNext, { force: true });
     return 'dropped';
   }
