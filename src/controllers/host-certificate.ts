@@ -60,8 +60,9 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
     void ctx.agents.refresh(key, { capabilities: true });
     return { recheckMs: STALE_LINK_RECHECK_MS };
   }
-  const request = object.metadata.annotations?.[RENEW_CERTIFICATE_ANNOTATION];
-  const requested = request !== undefined && request !== '' && request !== previous.renewalRequest;
+  // An empty annotation asks for nothing.
+  const request = object.metadata.annotations?.[RENEW_CERTIFICATE_ANNOTATION] || undefined;
+  const requested = request !== undefined && request !== previous.renewalRequest;
   const notBefore = Date.parse(current.notBefore);
   const notAfter = Date.parse(current.notAfter);
   const lifetime = notAfter - notBefore;
@@ -96,7 +97,7 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
       serial: installed.serial,
       notAfter: installed.notAfter,
       renewedTime: now.toISOString(),
-      ...(request !== undefined && request !== '' ? { renewalRequest: request } : {}),
+      ...(request !== undefined ? { renewalRequest: request } : {}),
     };
     status.conditions = setCondition(status.conditions, validCondition(installed.notAfter, status.certificate.renewedTime), now);
     ctx.events.event(object, 'Normal', 'CertificateRenewed', `agent certificate renewed (serial ${installed.serial}, valid until ${installed.notAfter}; was ${current.serial}${requested ? `, asked by ${RENEW_CERTIFICATE_ANNOTATION}` : ''})`);
