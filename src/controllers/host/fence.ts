@@ -8,12 +8,14 @@ import type { KubeObject } from '../../kube/types.js';
 import type { FenceRequest } from '../../operator/fencing/types.js';
 import { objectKey } from '../../runtime/keys.js';
 import type { OperatorContext } from '../context.js';
-import { fencingStep, powerFencingStatus, softFencingStatus, type FencingStatus } from './fencing.js';
+import { FENCED_POWERED_OFF, fencingStep, powerFencingStatus, powerOnStatus, softFencingStatus, type FencingStatus } from './fencing.js';
 import { observeStorageHeartbeat } from './storage-heartbeat.js';
 
 /** How long a power-off is polled for confirmation. */
 const CONFIRM_OFF_MS = 30_000;
 const CONFIRM_POLL_MS = 1_000;
+/** After a confirmed power-off is written, the power-on follows in the next pass. */
+const POWER_ON_RECHECK_MS = 100;
 
 /** What fencing adds to a Host's status, and when to look again. */
 export interface FencingOutcome {
@@ -38,7 +40,22 @@ async function fenceRequest(ctx: OperatorContext, object: KubeObject, spec: Host
   return request;
 }
 
-/** Power-fences: off, waits until the agent says off, then on again. */
+/** The other hosts' links as fencing saw them: state and heartbeat age (ms). */
+function peerLinks(ctx: OperatorContext, namespace: string | undefined, hosts: KubeObject[], self: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of hosts) {
+    if (h.metadata.name === self) continue;
+    const link = ctx.agents.link(objectKey(namespace, h.metadata.name));
+    const age = link?.lastHeartbeat ? ctx.now().getTime() - link.lastHeartbeat.getTime() : undefined;
+    out[h.metadata.name] = `${link?.state ?? 'no link'}, last heartbeat ${age === undefined ? 'never' : `${age} ms ago`}`;
+  }
+  return out;
+}
+
+/**
+ * Power-fences: off, then waits until the agent says off. Powering on again
+ * is the next pass's step, once Fenced is written ({@link FENCED_POWERED_OFF}).
+ */
 async function powerFence(ctx: OperatorContext, object: KubeObject, spec: HostSpec): Promise<{ fenced: boolean; message: string }> {
   const off = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'off'));
   if (!off.ok) return { fenced: false, message: off.message };
@@ -49,9 +66,7 @@ async function powerFence(ctx: OperatorContext, object: KubeObject, spec: HostSp
     status = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'status'));
   }
   if (!(status.ok && status.power === 'off')) return { fenced: false, message: `power-off not confirmed: ${status.message}` };
-  // Off is the proof; powering on again is oVirt's "restart" and may fail without undoing it.
-  const on = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'on'));
-  return { fenced: true, message: `powered off (confirmed)${on.ok ? ', then on again' : `; power-on failed: ${on.message}`}` };
+  return { fenced: true, message: 'powered off (confirmed)' };
 }
 
 /**
@@ -114,6 +129,13 @@ export async function reconcileFencing(
     now: ctx.now(),
   });
   const out: FencingOutcome = storageHeartbeat ? { storageHeartbeat } : {};
+  if (step.kind === 'soft' || step.kind === 'power') {
+    // The evidence a fencing decision was made on, for the post-mortem of a host fenced that should not have been.
+    ctx.log.warn(
+      { host: object.metadata.name, namespace, step: step.kind, observed: storageHeartbeat ?? null, previousObservation: previous.storageHeartbeat ?? null, previousFencing: previous.fencing ?? null, hostsSilent: silentOthers + (up ? 0 : 1), hostsTotal: hosts.length, peers: peerLinks(ctx, namespace, hosts, object.metadata.name) },
+      'fencing host',
+    );
+  }
   switch (step.kind) {
     case 'none':
       out.fencing = step.status ?? previous.fencing;
@@ -133,7 +155,15 @@ export async function reconcileFencing(
       const result = await powerFence(ctx, object, spec).catch((e: Error) => ({ fenced: false, message: e.message }));
       out.fencing = powerFencingStatus(previous.fencing, ctx.now(), step.attempt, result);
       ctx.events.event(object, 'Warning', result.fenced ? 'Fenced' : 'FencingFailed', result.message);
-      if (!result.fenced) out.recheckMs = 30_000;
+      // Fenced: written in this pass, powered on in the next (the status write brings it at once).
+      out.recheckMs = result.fenced ? POWER_ON_RECHECK_MS : 30_000;
+      return out;
+    }
+    case 'powerOn': {
+      // Off is the proof; powering on again is oVirt's "restart" and may fail without undoing it.
+      const on = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'on')).catch((e: Error) => ({ ok: false, message: e.message }));
+      out.fencing = powerOnStatus(previous.fencing!, ctx.now(), on);
+      ctx.events.event(object, on.ok ? 'Normal' : 'Warning', on.ok ? 'PoweredOn' : 'PowerOnFailed', out.fencing.message ?? '');
       return out;
     }
   }

@@ -26,7 +26,9 @@ export type FencingStep =
   /** Write this status and look again after `recheckMs` (when set). */
   | { kind: 'hold'; status: FencingStatus; recheckMs?: number }
   | { kind: 'soft' }
-  | { kind: 'power'; attempt: number };
+  | { kind: 'power'; attempt: number }
+  /** Confirmed off and recorded as Fenced (its VMs may start elsewhere now): power it on again. */
+  | { kind: 'powerOn' };
 
 /** Inputs of {@link fencingStep}. */
 export interface FencingInput {
@@ -50,6 +52,14 @@ export interface FencingInput {
   leaderSince: Date;
   now: Date;
 }
+
+/**
+ * Reason of a Fenced host confirmed off and not yet powered on again. The
+ * power-off is the proof its VMs are dead, so it is written before the
+ * power-on: VM reconcilers restart them elsewhere while the host boots,
+ * rather than racing a host that comes straight back.
+ */
+export const FENCED_POWERED_OFF = 'PoweredOff';
 
 /** Power fencing attempts per outage before the host stays Failed (retried slowly). */
 export const MAX_POWER_ATTEMPTS = 3;
@@ -75,8 +85,9 @@ export function fencingStep(i: FencingInput): FencingStep {
     if (!prev || prev.state === 'Idle') return { kind: 'none' };
     return { kind: 'none', status: next(prev, i.now, { state: 'Idle', reason: 'HostAnswers', message: 'the host answers heartbeats again' }) };
   }
+  // Powered off, and that written down, in an earlier pass: the power-on is all that is left of the fence.
+  if (prev?.state === 'Fenced') return prev.reason === FENCED_POWERED_OFF ? { kind: 'powerOn' } : { kind: 'none' };
   if (i.phase !== 'NonResponsive') return { kind: 'none' };
-  if (prev?.state === 'Fenced') return { kind: 'none' };
 
   const a = i.availability;
   const skip = (reason: string, message: string, recheckMs?: number): FencingStep => ({
@@ -137,7 +148,17 @@ export function softFencingStatus(previous: FencingStatus | undefined, now: Date
 /** The status after a power fencing attempt. */
 export function powerFencingStatus(previous: FencingStatus | undefined, now: Date, attempt: number, outcome: { fenced: boolean; message: string }): FencingStatus {
   if (outcome.fenced) {
-    return next(previous, now, { state: 'Fenced', reason: 'PoweredOff', message: outcome.message, fencedTime: stamp(now), attempts: attempt });
+    return next(previous, now, { state: 'Fenced', reason: FENCED_POWERED_OFF, message: outcome.message, fencedTime: stamp(now), attempts: attempt });
   }
   return next(previous, now, { state: 'Failed', reason: 'FenceAgentFailed', message: outcome.message, attempts: attempt });
+}
+
+/** The status after the power-on that ends a fence (a failed power-on does not undo the proof: still Fenced). */
+export function powerOnStatus(previous: FencingStatus, now: Date, outcome: { ok: boolean; message: string }): FencingStatus {
+  return next(previous, now, {
+    state: 'Fenced',
+    reason: outcome.ok ? 'PoweredOn' : 'PowerOnFailed',
+    message: outcome.ok ? `${previous.message ?? 'powered off (confirmed)'}, then on again` : `${previous.message ?? 'powered off (confirmed)'}; power-on failed: ${outcome.message}`,
+    ...(previous.attempts !== undefined ? { attempts: previous.attempts } : {}),
+  });
 }

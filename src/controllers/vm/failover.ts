@@ -174,8 +174,9 @@ export async function failOver(w: Work, want: boolean | 'unmanaged', fromHost: s
 
   // After a refusal on the lease, wait before testing it again (the target's
   // events about the refused domain would otherwise re-run this at once).
+  // A fence is proof enough: it does not wait for the lease's next test.
   const notBefore = w.failoverNotBefore.get(uid) ?? 0;
-  if (notBefore > ctx.now().getTime()) return { requeueAfter: notBefore - ctx.now().getTime() };
+  if (verdict.proof === 'LeaseFree' && notBefore > ctx.now().getTime()) return { requeueAfter: notBefore - ctx.now().getTime() };
 
   const ahead = higherPriorityWaiting(ctx, w, fromHost);
   if (ahead.length > 0) {

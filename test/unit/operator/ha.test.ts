@@ -105,6 +105,38 @@ describe('VM failover with a storage lease as the proof', () => {
     expect(cond(vmStatus(), 'FailoverBlocked')).toBeUndefined();
   });
 
+  it('after a LeaseHeld refusal the lease is tested again only after a pause, but a fence of the old host is acted on at once', async () => {
+    env = await startEnv();
+    await twoHosts({ leaseFailoverAfterSeconds: 10 });
+    const uid = await vmOnH1({ highAvailability: { enabled: true } });
+    await h1Silent(30, 'NonResponsive');
+    // One reconciler throughout: the pause after a refusal lives in it.
+    const reconciler = virtualMachineReconciler(env.ctx);
+    const pass = async (): Promise<{ requeueAfter?: number }> => {
+      await settle();
+      const rc = { key: `${NS}/vm`, namespace: NS, name: 'vm', log: env.ctx.log, signal: new AbortController().signal } as Parameters<typeof reconciler>[1];
+      const r = (await reconciler(`${NS}/vm`, rc)) as { requeueAfter?: number } | undefined;
+      await settle();
+      return r ?? {};
+    };
+    env.agents.agent(`${NS}/h2`).failures.set('startVm', new AgentApiError(409, 'LeaseHeld', 'resource busy: lease held by another host'));
+    await pass();
+    expect(cond(vmStatus(), 'FailoverBlocked')).toMatchObject({ reason: 'LeaseHeld' });
+    const starts = () => env.agents.verbs().filter((v) => v === `${NS}/h2 startVm`).length;
+    expect(starts()).toBe(1);
+    // Right after the refusal: the lease is not tested again yet.
+    const paused = await pass();
+    expect(starts()).toBe(1);
+    expect(paused.requeueAfter).toBeGreaterThan(0);
+    // The old host is fenced meanwhile: that is proof enough, no waiting for the lease's next test.
+    await h1Silent(30, 'NonResponsive', { fencing: { state: 'Fenced', reason: 'PoweredOff', fencedTime: '2025-03-01T12:00:00Z' } });
+    await pass();
+    expect(starts()).toBe(2);
+    expect(vmStatus().host).toBe('h2');
+    expect(vmStatus().phase).toBe('Running');
+    expect(env.agents.agent(`${NS}/h2`).vms.get(uid)?.state).toBe('running');
+  });
+
   it('a non-HA VM is not restarted elsewhere; it stays Unknown until its host is fenced, then Failed', async () => {
     env = await startEnv();
     await twoHosts();
@@ -240,15 +272,68 @@ describe('VM paused on a storage error', () => {
 describe('Host fencing', () => {
   const pm = { powerManagement: { agent: 'testbed' } };
 
-  it('power-fences a NonResponsive host with power management (off, confirmed, on) and records Fenced', async () => {
+  it('power-fences a NonResponsive host with power management (off, confirmed: Fenced; then on) and records Fenced', async () => {
     env = await startEnv();
     await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
     env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
-    await reconcileHost('h1');
+    const r = (await reconcileHost('h1')) as { requeueAfter?: number };
     expect(hostStatus('h1').phase).toBe('NonResponsive');
+    // Confirmed off is written before the power-on, which is the next pass.
     expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOff', attempts: 1, fencedTime: '2025-03-01T12:00:00Z' });
-    expect(env.fencing.calls.map((c) => `${c.host} ${c.action}`)).toEqual(['h1 off', 'h1 status', 'h1 on']);
+    expect(env.fencing.calls.map((c) => `${c.host} ${c.action}`)).toEqual(['h1 off', 'h1 status']);
+    expect(r.requeueAfter).toBeLessThan(1_000);
     expect(env.recorder.events.map((e) => e.reason)).toContain('Fenced');
+
+    await reconcileHost('h1');
+    expect(env.fencing.calls.map((c) => `${c.host} ${c.action}`)).toEqual(['h1 off', 'h1 status', 'h1 on']);
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOn', attempts: 1, fencedTime: '2025-03-01T12:00:00Z' });
+    expect(hostStatus('h1').fencing?.message).toMatch(/powered off \(confirmed\), then on again/);
+    expect(env.recorder.events.map((e) => e.reason)).toContain('PoweredOn');
+    // Done: a further pass while it boots does nothing more.
+    await reconcileHost('h1');
+    expect(env.fencing.calls).toHaveLength(3);
+  });
+
+  it('an HA VM of a fenced host is restarted elsewhere before the host is powered on again', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    env.agents.setLeases(`${NS}/h1`, 'none');
+    const uid = await vmOnH1({ highAvailability: { enabled: true } });
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOff' });
+    await reconcileVm();
+    expect(vmStatus().host).toBe('h2');
+    expect(vmStatus().phase).toBe('Running');
+    expect(env.agents.agent(`${NS}/h2`).vms.get(uid)?.state).toBe('running');
+    // The power-on came after: nothing of the host could run the VM a second time meanwhile.
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['off', 'status']);
+    await reconcileHost('h1');
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['off', 'status', 'on']);
+  });
+
+  it('a failed power-on leaves the host Fenced (the power-off is the proof) and says so', async () => {
+    env = await startEnv();
+    env.fencing.failing.add('on');
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PowerOnFailed', fencedTime: '2025-03-01T12:00:00Z' });
+    expect(env.recorder.events.map((e) => e.reason)).toContain('PowerOnFailed');
+    await reconcileHost('h1');
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['off', 'status', 'on']);
+  });
+
+  it('an operator that stops between the power-off and the power-on: the next one powers the host on', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 300 }, pm);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    env.client.setStatus(Resources.Host, NS, 'h1', { ...upHostStatus(16 * GiB, ['data']), phase: 'NonResponsive', fencing: { state: 'Fenced', reason: 'PoweredOff', fencedTime: '2025-03-01T11:59:00Z', attempts: 1 } });
+    // Within the new leader's fencing grace: powering on a host confirmed off is no fence, so it is not held back.
+    await reconcileHost('h1');
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['on']);
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOn', fencedTime: '2025-03-01T11:59:00Z' });
   });
 
   it('soft-fences first when the agent offers it, power-fences after softFencingTimeoutSeconds', async () => {
@@ -364,7 +449,7 @@ describe('soft fencing that fails', () => {
     expect(hostStatus('h1').fencing).toMatchObject({ state: 'SoftFencing', reason: 'SoftFencingFailed' });
     await reconcileHost('h1');
     expect(hostStatus('h1').fencing?.state).toBe('Fenced');
-    expect(env.fencing.calls.map((c) => c.action)).toEqual(['restart-agent', 'off', 'status', 'on']);
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['restart-agent', 'off', 'status']);
   });
 });
 
