@@ -12,7 +12,7 @@
 const USAGE = `usage: drover <command> [flags]
 
 commands:
-  operator   run the operator (leader-elected; flags: --kubeconfig, --lease-duration, --enroll-listen, ...)
+  operator   run the operator (leader-elected; drover operator --help lists its flags)
   agent      run the host agent (mTLS; flags: --listen, --libvirt-uri, ..., and either --cert, --key, --ca
              or enrollment: --enroll-url, --bootstrap-token[-file], --host-name, --namespace, --ca-cert-hash;
              --hosted-engine DIR makes it a self-hosted engine node)
