@@ -129,6 +129,11 @@ export const hostStatus = z.object({
       serial: z.string().optional(),
       /** When it expires (RFC 3339). */
       notAfter: z.string().optional(),
+      /**
+       * When the newest certificate recorded for the agent was issued (RFC 3339): only rises. The operator
+       * refuses an agent certificate issued before it, so one replaced by a renewal is retired.
+       */
+      notBefore: z.string().optional(),
       /** When the operator last renewed it. */
       renewedTime: z.string().optional(),
       /** The `drover.io/renew-certificate` annotation value the last renewal answered. */

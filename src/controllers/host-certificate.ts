@@ -36,6 +36,12 @@ export interface CertificatePhase {
 }
 
 /** CertificateValid=True; the same words on the pass that renewed and the passes after, so status does not churn. */
+/** The later of two issue times (RFC 3339): the pin on the agent's certificate only rises. */
+function newestIssue(recorded: string | undefined, served: string): string {
+  if (recorded === undefined) return served;
+  return Date.parse(recorded) > Date.parse(served) ? recorded : served;
+}
+
 function validCondition(notAfter: string, renewedTime: string | undefined) {
   return { type: ConditionType.CertificateValid, status: 'True' as const, reason: 'Valid', message: `valid until ${notAfter}${renewedTime ? ` (renewed ${renewedTime})` : ''}` };
 }
@@ -74,7 +80,7 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   const issuedAgo = now.getTime() - notBefore;
   if (requested && now.getTime() < dueAt && issuedAgo >= 0 && issuedAgo < RETRY_MS) return { recheckMs: RETRY_MS - issuedAgo };
   const due = requested || now.getTime() >= dueAt;
-  status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter };
+  status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter, notBefore: newestIssue(previous.notBefore, current.notBefore) };
   if (!due) {
     delete status.certificate.failedTime;
     status.conditions = setCondition(status.conditions, validCondition(current.notAfter, previous.renewedTime), now);
@@ -96,6 +102,8 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
     status.certificate = {
       serial: installed.serial,
       notAfter: installed.notAfter,
+      // The certificate just issued is the newest, whatever was recorded before (a clock stepped back included).
+      notBefore: installed.notBefore,
       renewedTime: now.toISOString(),
       ...(request !== undefined ? { renewalRequest: request } : {}),
     };

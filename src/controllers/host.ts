@@ -123,6 +123,7 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       address: host.spec.address,
       port: host.spec.port,
       heartbeatIntervalMs: settings.availability.heartbeatIntervalSeconds * 1000,
+      ...(previous.certificate?.notBefore !== undefined ? { certificateIssuedNotBefore: previous.certificate.notBefore } : {}),
     });
     const link = ctx.agents.link(key);
     const now = ctx.now();

@@ -300,6 +300,9 @@ describe('agent certificates', () => {
     const h = env.hosts[0]!;
     const before = await wait('host', h.name, (o) => Boolean(o.status?.certificate?.serial) && cond(o, 'CertificateValid')?.status === 'True', 60_000);
     const serial: string = before.status.certificate.serial;
+    const pkiDir = join(h.testbedHost.runDir, 'agent', 'pki');
+    // A copy of the files the renewal will replace: an old backup of the host, or a stolen key.
+    for (const f of ['cert.pem', 'key.pem']) await env.hostExec(h.index, ['cp', '-p', join(pkiDir, f), join(pkiDir, `${f}.before-renewal`)]);
     await env.kubectl(['annotate', 'host', h.name, 'drover.io/renew-certificate=e2e-1', '--overwrite']);
     // Up to a minute more when the certificate is younger than that (a request is served at most once a minute).
     const after = await wait('host', h.name, (o) => o.status?.certificate?.renewalRequest === 'e2e-1', 150_000);
@@ -307,7 +310,7 @@ describe('agent certificates', () => {
     expect(renewed).not.toBe(serial);
     expect(cond(after, 'CertificateValid')).toMatchObject({ status: 'True', reason: 'Valid', message: expect.stringContaining(`(renewed ${after.status.certificate.renewedTime})`) });
     expect(phase(after)).toBe('Up');
-    const onDisk = new X509Certificate((await env.hostExec(h.index, ['cat', join(h.testbedHost.runDir, 'agent', 'pki', 'cert.pem')])).stdout);
+    const onDisk = new X509Certificate((await env.hostExec(h.index, ['cat', join(pkiDir, 'cert.pem')])).stdout);
     expect(onDisk.serialNumber.toLowerCase()).toBe(renewed);
     expect(onDisk.subject).toBe(`CN=${h.name}`);
     const { stdout: events } = await env.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${h.name},reason=CertificateRenewed`, '-o', 'name']);
@@ -318,6 +321,22 @@ describe('agent certificates', () => {
     expect(readFileSync(agent.logFile, 'utf8')).toContain('using the enrolled certificate');
     const back = await wait('host', h.name, (o) => phase(o) === 'Up' && cond(o, 'Connected')?.status === 'True', 60_000);
     expect(back.status.certificate.serial).toBe(renewed);
+    expect(Date.parse(back.status.certificate.notBefore)).toBe(Date.parse(onDisk.validFrom));
+
+    // The renewal retired the old certificate: an agent serving it again (files restored from before) is refused.
+    for (const f of ['cert.pem', 'key.pem']) {
+      await env.hostExec(h.index, ['cp', '-p', join(pkiDir, f), join(pkiDir, `${f}.renewed`)]);
+      await env.hostExec(h.index, ['cp', '-p', join(pkiDir, `${f}.before-renewal`), join(pkiDir, f)]);
+    }
+    await env.startAgent(h.index);
+    const refused = await wait('host', h.name, (o) => phase(o) === 'Error', 60_000);
+    expect(cond(refused, 'Ready')).toMatchObject({ reason: 'CertificateRejected', message: expect.stringContaining('retired certificate') });
+    expect(refused.status.certificate.serial).toBe(renewed);
+    // The renewed files back: Up again with the renewed certificate.
+    for (const f of ['cert.pem', 'key.pem']) await env.hostExec(h.index, ['cp', '-p', join(pkiDir, `${f}.renewed`), join(pkiDir, f)]);
+    await env.startAgent(h.index);
+    const again = await wait('host', h.name, (o) => phase(o) === 'Up' && cond(o, 'Connected')?.status === 'True', 60_000);
+    expect(again.status.certificate.serial).toBe(renewed);
   });
 });
 

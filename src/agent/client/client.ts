@@ -56,6 +56,13 @@ export interface AgentClientOptions {
    * agent is refused rather than taken for it.
    */
   expectedName?: string;
+  /**
+   * The issue time (RFC 3339) of the newest certificate known for this agent,
+   * read at every TLS handshake: a certificate issued before it was replaced
+   * by a renewal and is refused (`CERT_RETIRED`), so an old key cannot stand
+   * in for the host.
+   */
+  issuedNotBefore?: () => string | undefined;
   /** Per-request inactivity timeout; default 30 s. */
   timeoutMs?: number;
   /** Connections kept per agent; default 8. */
@@ -147,6 +154,21 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * An error when `cert` was issued before `newest` (RFC 3339), the issue time
+ * of the newest certificate known for the agent; undefined otherwise.
+ */
+export function retiredCertificate(cert: Pick<PeerCertificate, 'valid_from' | 'serialNumber'>, newest: string | undefined): Error | undefined {
+  if (newest === undefined) return undefined;
+  const issued = Date.parse(cert.valid_from);
+  const pin = Date.parse(newest);
+  if (!Number.isFinite(pin) || (Number.isFinite(issued) && issued >= pin)) return undefined;
+  return Object.assign(
+    new Error(`the agent's certificate (serial ${cert.serialNumber?.toLowerCase() ?? '?'}, issued ${cert.valid_from}) was replaced by one issued ${newest}: it is retired`),
+    { code: 'CERT_RETIRED' },
+  );
+}
+
 /** Typed client of one host agent. */
 export class AgentClient {
   private readonly agent: Agent;
@@ -155,6 +177,7 @@ export class AgentClient {
   constructor(private readonly options: AgentClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     const expected = options.expectedName;
+    const pinned = options.issuedNotBefore;
     this.agent = new Agent({
       keepAlive: true,
       maxSockets: options.maxSockets ?? 8,
@@ -167,14 +190,16 @@ export class AgentClient {
       // brings its own checkServerIdentity a pool of its own (so a socket checked
       // by one function is never reused under another), which made every agent
       // call a new TCP connection and TLS handshake (docs/profiles.md).
-      ...(expected !== undefined
+      ...(expected !== undefined || pinned !== undefined
         ? {
             checkServerIdentity: (hostname: string, cert: PeerCertificate) => {
               const standard = checkServerIdentity(hostname, cert);
               if (standard) return standard;
               const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-              if (cn === expected) return undefined;
-              return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
+              if (expected !== undefined && cn !== expected) {
+                return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
+              }
+              return retiredCertificate(cert, pinned?.());
             },
           }
         : {}),

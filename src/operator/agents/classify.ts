@@ -29,6 +29,7 @@ export function endpoint(address: string, port: number): string {
  */
 const SERVER_CERT_CODES = new Set([
   'HOST_IDENTITY_MISMATCH',
+  'CERT_RETIRED',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -90,6 +91,8 @@ export function classifyFailure(error: unknown, address: string, port: number): 
     switch (code) {
       case 'HOST_IDENTITY_MISMATCH':
         return verdict('CertificateRejected', `the agent at ${where} is another host`);
+      case 'CERT_RETIRED':
+        return verdict('CertificateRejected', `the agent at ${where} serves a retired certificate: a renewal replaced it (an old copy of the host's files, or someone else holding its old key); re-enroll the host if its files were restored from a backup`);
       case 'ERR_TLS_CERT_ALTNAME_INVALID':
       case 'HOSTNAME_MISMATCH':
         return verdict('CertificateRejected', `the agent's certificate at ${where} does not name ${address}`);

@@ -202,6 +202,8 @@ export class AgentLink {
       port: this.target.port,
       tls,
       expectedName: this.target.name,
+      // Read at each handshake: a renewal recorded later tightens it without a reconnect.
+      issuedNotBefore: () => this.target.certificateIssuedNotBefore,
       timeoutMs: this.deps.requestTimeoutMs,
     });
     this.clientTls = tls;

@@ -52,6 +52,8 @@ export interface HostTarget {
   port: number;
   /** How often to heartbeat (Manager spec.availability.heartbeatIntervalSeconds). */
   heartbeatIntervalMs: number;
+  /** Issue time (RFC 3339) of the newest agent certificate recorded (Host status.certificate.notBefore): older ones are refused. */
+  certificateIssuedNotBefore?: string;
 }
 
 /** The typed agent API, as reconcilers use it (AgentClient's verbs). */

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AgentClientTls } from '../../agent/client/index.js';
+import { retiredCertificate, type AgentClientTls } from '../../agent/client/index.js';
 import { consolePath } from '../../agent/console/endpoint.js';
 import type { AccessReviewer } from '../../kube/access-review.js';
 import type { ObjectClient } from '../../kube/types.js';
@@ -61,6 +61,8 @@ interface AgentTarget {
   host: string;
   address: string;
   port: number;
+  /** The Host's status.certificate.notBefore: agent certificates issued before it are retired. */
+  certificateIssuedNotBefore?: string;
 }
 
 /** The console proxy's HTTPS server. */
@@ -154,7 +156,8 @@ export class ConsoleProxy {
           const standard = checkServerIdentity(hostname, cert);
           if (standard) return standard;
           const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-          return cn === target.host ? undefined : new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${target.host}"`);
+          if (cn !== target.host) return new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${target.host}"`);
+          return retiredCertificate(cert, target.certificateIssuedNotBefore);
         },
       });
     } catch (error) {
@@ -192,7 +195,8 @@ export class ConsoleProxy {
     if (!host || !spec.address) throw new Refusal(409, 'HostNotFound', `host "${status.host}" of virtualmachine "${name}" not found`);
     const uid = vm.metadata.uid;
     if (!uid) throw new Refusal(500, 'Internal', 'the VirtualMachine has no uid');
-    return { uid, host: status.host, address: spec.address, port: spec.port ?? 54321 };
+    const issued = (host.status as { certificate?: { notBefore?: string } } | undefined)?.certificate?.notBefore;
+    return { uid, host: status.host, address: spec.address, port: spec.port ?? 54321, ...(issued !== undefined ? { certificateIssuedNotBefore: issued } : {}) };
   }
 }
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { pino } from 'pino';
-import { AgentClient } from '../../../src/agent/client/index.js';
+import { AgentClient, retiredCertificate } from '../../../src/agent/client/index.js';
 import { finishInterruptedRenewal } from '../../../src/agent/pki/rotation.js';
 import { createAgentServer, type AgentServer } from '../../../src/agent/server/index.js';
 import { createSelfSignedCa, issueKeyAndCert, signCsr, type PemKeyPair } from '../../../src/pki/openssl.js';
@@ -151,5 +151,23 @@ describe('finishInterruptedRenewal', () => {
     expect(await finishInterruptedRenewal(files)).toBe('dropped');
     expect(await readFile(files.cert, 'utf8')).toBe(fresh.certPem);
     expect(await finishInterruptedRenewal(files)).toBe('none');
+  });
+});
+
+describe('retiredCertificate (the operator\'s pin on the newest certificate)', () => {
+  const cert = { valid_from: 'Mar  1 12:00:00 2026 GMT', serialNumber: '0A1B' };
+  it('passes a certificate issued at or after the newest one recorded, and when nothing is recorded', () => {
+    expect(retiredCertificate(cert, undefined)).toBeUndefined();
+    expect(retiredCertificate(cert, '2026-03-01T12:00:00Z')).toBeUndefined();
+    expect(retiredCertificate(cert, '2026-02-28T12:00:00.000Z')).toBeUndefined();
+  });
+  it('refuses one issued earlier, naming it (code CERT_RETIRED)', () => {
+    const error = retiredCertificate(cert, '2026-03-01T12:00:01Z');
+    expect(error).toMatchObject({ code: 'CERT_RETIRED' });
+    expect(error?.message).toContain('serial 0a1b');
+    expect(error?.message).toContain('2026-03-01T12:00:01Z');
+  });
+  it('ignores a pin it cannot read rather than lock the host out', () => {
+    expect(retiredCertificate(cert, 'not a time')).toBeUndefined();
   });
 });

@@ -41,7 +41,7 @@ describe('agent certificate renewal', () => {
     await hostWithCertificate(200);
     await env.reconcile(hostReconciler, KEY);
     expect(verbs()).toEqual([]);
-    expect(status().certificate).toEqual({ serial: 'aa01', notAfter: iso(NOW.getTime() + 165 * DAY) });
+    expect(status().certificate).toEqual({ serial: 'aa01', notAfter: iso(NOW.getTime() + 165 * DAY), notBefore: iso(NOW.getTime() - 200 * DAY) });
     expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid' });
   });
 
@@ -52,7 +52,8 @@ describe('agent certificate renewal', () => {
     // Signed for the names of spec.address (as enrollment does), the CSR as the agent made it.
     expect(env.pki.signed).toEqual([{ namespace: NS, hostName: 'h1', csr: `CSR-${KEY}-1`, sans: { ips: ['10.0.0.11'], dns: ['h1'] } }]);
     expect(env.agents.refreshes).toContainEqual({ key: KEY, capabilities: true });
-    expect(status().certificate).toEqual({ serial: 'serial-1', notAfter: iso(NOW.getTime() + 365 * DAY), renewedTime: NOW.toISOString() });
+    // The renewed certificate's issue time is the new pin: the link refuses the old one from now on.
+    expect(status().certificate).toEqual({ serial: 'serial-1', notAfter: iso(NOW.getTime() + 365 * DAY), notBefore: NOW.toISOString(), renewedTime: NOW.toISOString() });
     expect(certCondition()).toMatchObject({ status: 'True', reason: 'Valid', message: `valid until ${iso(NOW.getTime() + 365 * DAY)} (renewed ${NOW.toISOString()})` });
     expect(env.recorder.events.filter((e) => e.reason === 'CertificateRenewed')).toHaveLength(1);
 
@@ -61,6 +62,19 @@ describe('agent certificate renewal', () => {
     await env.reconcile(hostReconciler, KEY);
     expect(verbs()).toHaveLength(2);
     expect(env.client.calls.applyStatus.length).toBe(writes);
+  });
+
+  it('the recorded issue time only rises, and the next pass pins the link to it', async () => {
+    await hostWithCertificate(10);
+    await env.reconcile(hostReconciler, KEY);
+    expect(status().certificate?.notBefore).toBe(iso(NOW.getTime() - 10 * DAY));
+    await env.reconcile(hostReconciler, KEY);
+    expect(env.agents.targets.get(KEY)?.certificateIssuedNotBefore).toBe(iso(NOW.getTime() - 10 * DAY));
+    // An agent reporting an older certificate (a report from before a renewal) does not lower it.
+    env.agents.agent(KEY).certificate = { serial: 'aa00', notBefore: iso(NOW.getTime() - 20 * DAY), notAfter: iso(NOW.getTime() + 345 * DAY) };
+    env.agents.connect(KEY, 16 * 2 ** 30, 8, NOW);
+    await env.reconcile(hostReconciler, KEY);
+    expect(status().certificate?.notBefore).toBe(iso(NOW.getTime() - 10 * DAY));
   });
 
   it('a renew-before margin longer than the lifetime counts as 90 % of it: renews once, not on every pass', async () => {

@@ -10,6 +10,7 @@ describe('classifyFailure', () => {
     ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain', /not signed by the Manager's CA/],
     ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate', /not signed by the Manager's CA/],
     ['CERT_HAS_EXPIRED', 'certificate has expired', /has expired/],
+    ['CERT_RETIRED', "the agent's certificate (serial 0a, issued Jan 1 00:00:00 2026 GMT) was replaced by one issued 2026-02-01T00:00:00Z: it is retired", /serves a retired certificate/],
     ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames", /does not name 10\.0\.0\.5/],
     ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'sslv3 alert certificate unknown', /refused the operator's client certificate/],
     ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'sslv3 alert bad certificate', /refused the operator's client certificate/],

@@ -400,6 +400,22 @@ describe('AgentConnectionManager', () => {
     expect(t.created.map((o) => o.expectedName)).toContain('impostor');
   });
 
+  it('refuses an agent serving a certificate issued before the newest one recorded (retired), and takes it once the pin allows it', async () => {
+    const a = await agent();
+    const t = await manager();
+    // Recorded: a certificate issued tomorrow, so the one the test agent serves (issued now) was replaced.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    t.manager.ensure(target(a.port, { certificateIssuedNotBefore: tomorrow }));
+    await waitFor('rejected', () => link(t).state === 'CertificateRejected');
+    expect(link(t).lastError).toMatch(/serves a retired certificate/);
+    expect(link(t).lastError).toContain(tomorrow);
+    const before = t.callCount('stats');
+    // The same Host with a pin from yesterday: the next handshake passes, no reconnect asked for.
+    t.manager.ensure(target(a.port, { certificateIssuedNotBefore: new Date(Date.now() - 86_400_000).toISOString() }));
+    await connected(t);
+    expect(t.callCount('stats')).toBeGreaterThan(before);
+  });
+
   it('close() stops every link and ignores later ensure()', async () => {
     const a = await agent();
     const t = await manager();
