@@ -13,6 +13,7 @@
  * `CertificateValid=False RenewalFailed` while the certificate has not
  * expired; nothing else about the Host changes.
  */
+import { X509Certificate } from 'node:crypto';
 import { AgentApiError } from '../api/agent/index.js';
 import { ConditionType, setCondition, type HostStatus } from '../api/index.js';
 import type { KubeObject } from '../kube/types.js';
@@ -36,6 +37,15 @@ export interface CertificatePhase {
 }
 
 /** CertificateValid=True; the same words on the pass that renewed and the passes after, so status does not churn. */
+/** The issue time (RFC 3339) of a certificate the operator signed, or `fallback` when it cannot be read. */
+function issuedAt(certPem: string, fallback: string): string {
+  try {
+    return new Date(new X509Certificate(certPem).validFrom).toISOString();
+  } catch {
+    return fallback;
+  }
+}
+
 /** The later of two issue times (RFC 3339): the pin on the agent's certificate only rises. */
 function newestIssue(recorded: string | undefined, served: string): string {
   if (recorded === undefined) return served;
@@ -80,7 +90,12 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   const issuedAgo = now.getTime() - notBefore;
   if (requested && now.getTime() < dueAt && issuedAgo >= 0 && issuedAgo < RETRY_MS) return { recheckMs: RETRY_MS - issuedAgo };
   const due = requested || now.getTime() >= dueAt;
-  status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter, notBefore: newestIssue(previous.notBefore, current.notBefore) };
+  // The pin rises with what the agent serves, except from a report of another certificate than the one
+  // a renewal installed (a link not yet re-read, with the operator's clock stepped back since, would
+  // otherwise lift it above the certificate just issued and lock the host out).
+  const otherThanRenewed = previous.renewedTime !== undefined && previous.serial !== undefined && previous.serial !== current.serial;
+  const notBeforePin = otherThanRenewed ? (previous.notBefore ?? current.notBefore) : newestIssue(previous.notBefore, current.notBefore);
+  status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter, notBefore: notBeforePin };
   if (!due) {
     delete status.certificate.failedTime;
     status.conditions = setCondition(status.conditions, validCondition(current.notAfter, previous.renewedTime), now);
@@ -102,8 +117,8 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
     status.certificate = {
       serial: installed.serial,
       notAfter: installed.notAfter,
-      // The certificate just issued is the newest, whatever was recorded before (a clock stepped back included).
-      notBefore: installed.notBefore,
+      // The certificate this operator just issued is the newest, whatever was recorded before (a clock stepped back included).
+      notBefore: issuedAt(signed.certPem, installed.notBefore),
       renewedTime: now.toISOString(),
       ...(request !== undefined ? { renewalRequest: request } : {}),
     };

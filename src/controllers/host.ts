@@ -19,7 +19,8 @@ import { ensureFinalizer, isDeleting, removeFinalizer, validateOrReport, withRea
 import type { OperatorContext } from './context.js';
 import { connectivity } from './host/connectivity.js';
 import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
-import { reconcileFencing } from './host/fence.js';
+import { powerOnAfterFence, reconcileFencing } from './host/fence.js';
+import { isPowerOnPending } from './host/fencing.js';
 import { managerSettings } from './namespace.js';
 import { StatusCoalescer } from './coalesce.js';
 import { quietOnStale } from './stale.js';
@@ -150,7 +151,11 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       now,
     );
 
+    // The Host as last written in this pass (fencing records a confirmed power-off at once).
+    let written = object;
     if (host.spec.maintenance) {
+      // A fence cut short by maintenance set in between still ends with its power-on.
+      if (isPowerOnPending(previous.fencing)) status.fencing = await powerOnAfterFence(ctx, object, host.spec, previous.fencing);
       const progress = conn.up ? await drainHost(ctx, object, host) : undefined;
       const remaining = progress?.remaining ?? vmsOnHost(ctx, namespace, object.metadata.name).map((v) => v.metadata.name);
       if (remaining.length === 0) {
@@ -183,6 +188,7 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       }
       status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Drained);
       const fencing = await reconcileFencing(ctx, object, host.spec, previous, conn.up, conn.up ? 'Up' : conn.phase, settings);
+      if (fencing.object) written = fencing.object;
       if (fencing.fencing) status.fencing = fencing.fencing;
       if (fencing.storageHeartbeat) status.storageHeartbeat = fencing.storageHeartbeat;
       else if (conn.up || conn.phase !== 'NonResponsive') delete status.storageHeartbeat;
@@ -219,7 +225,7 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
     const nowMs = now.getTime();
     const hold = coalescer.holdBack(key, previous, status, HEARTBEAT_FIELDS, settings.availability.heartbeatIntervalSeconds * 1000, nowMs);
     if (hold > 0) return { requeueAfter: Math.min(hold, result?.requeueAfter ?? Infinity) };
-    const wrote = await writeStatusIfChanged(ctx.client, Resources.Host, object, status);
+    const wrote = await writeStatusIfChanged(ctx.client, Resources.Host, written, status);
     if (wrote) coalescer.wrote(key, nowMs);
     if (wrote && previous.phase !== phase) {
       const warning = phase === 'NonResponsive' || phase === 'NonOperational' || phase === 'Error';

@@ -8,20 +8,52 @@ import type { KubeObject } from '../../kube/types.js';
 import type { FenceRequest } from '../../operator/fencing/types.js';
 import { objectKey } from '../../runtime/keys.js';
 import type { OperatorContext } from '../context.js';
-import { FENCED_POWERED_OFF, fencingStep, powerFencingStatus, powerOnStatus, softFencingStatus, type FencingStatus } from './fencing.js';
+import { Resources } from '../../operator/resources.js';
+import { writeStatusIfChanged } from '../../operator/status.js';
+import { errorMessage } from '../../runtime/errors.js';
+import { fencingStep, POWER_ON_PENDING, powerFencingStatus, powerOnStatus, softFencingStatus, type FencingStatus } from './fencing.js';
 import { observeStorageHeartbeat } from './storage-heartbeat.js';
 
 /** How long a power-off is polled for confirmation. */
 const CONFIRM_OFF_MS = 30_000;
 const CONFIRM_POLL_MS = 1_000;
-/** After a confirmed power-off is written, the power-on follows in the next pass. */
-const POWER_ON_RECHECK_MS = 100;
+/** After a confirmed power-off is written, the power-on follows in the next pass (brought by the write's event; this is the fallback). */
+const POWER_ON_RECHECK_MS = 2_000;
 
 /** What fencing adds to a Host's status, and when to look again. */
 export interface FencingOutcome {
   fencing?: FencingStatus;
   storageHeartbeat?: HostStatus['storageHeartbeat'];
   recheckMs?: number;
+  /** The Host as written during the pass (a confirmed power-off is recorded at once): the pass's own write goes on from it. */
+  object?: KubeObject;
+}
+
+/**
+ * Runs one fence action; every failure, reading the credentials included,
+ * is an answer with a message, never a throw (a throw would fail the whole
+ * Host reconcile on every pass).
+ */
+async function runFence(ctx: OperatorContext, object: KubeObject, spec: HostSpec, action: FenceRequest['action']): Promise<{ ok: boolean; message: string }> {
+  try {
+    if (!spec.powerManagement) return { ok: false, message: 'the Host has no spec.powerManagement any more' };
+    return await ctx.fencing.run(await fenceRequest(ctx, object, spec, action));
+  } catch (error) {
+    return { ok: false, message: errorMessage(error) };
+  }
+}
+
+/**
+ * The power-on that ends a fence whose power-off is recorded
+ * ({@link POWER_ON_PENDING}); also run for a Host put into maintenance in
+ * between. A failure is not retried (the proof stands; power it on by hand).
+ */
+export async function powerOnAfterFence(ctx: OperatorContext, object: KubeObject, spec: HostSpec, fenced: FencingStatus): Promise<FencingStatus> {
+  // Off is the proof; powering on again is oVirt's "restart" and may fail without undoing it.
+  const on = await runFence(ctx, object, spec, 'on');
+  const status = powerOnStatus(fenced, ctx.now(), on);
+  ctx.events.event(object, on.ok ? 'Normal' : 'Warning', on.ok ? 'PoweredOn' : 'PowerOnFailed', status.message ?? '');
+  return status;
 }
 
 /** The fence request for `host`, with credentials from its Secret. */
@@ -54,7 +86,7 @@ function peerLinks(ctx: OperatorContext, namespace: string | undefined, hosts: K
 
 /**
  * Power-fences: off, then waits until the agent says off. Powering on again
- * is the next pass's step, once Fenced is written ({@link FENCED_POWERED_OFF}).
+ * is the next pass's step, once Fenced is written ({@link POWER_ON_PENDING}).
  */
 async function powerFence(ctx: OperatorContext, object: KubeObject, spec: HostSpec): Promise<{ fenced: boolean; message: string }> {
   const off = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'off'));
@@ -145,7 +177,7 @@ export async function reconcileFencing(
       if (step.recheckMs !== undefined) out.recheckMs = step.recheckMs;
       return out;
     case 'soft': {
-      const result = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'restart-agent')).catch((e: Error) => ({ ok: false, message: e.message }));
+      const result = await runFence(ctx, object, spec, 'restart-agent');
       out.fencing = softFencingStatus(previous.fencing, ctx.now(), result.ok, result.message);
       ctx.events.event(object, 'Warning', 'SoftFencing', out.fencing.message ?? 'soft fencing');
       out.recheckMs = settings.availability.softFencingTimeoutSeconds * 1000 + 50;
@@ -153,18 +185,32 @@ export async function reconcileFencing(
     }
     case 'power': {
       const result = await powerFence(ctx, object, spec).catch((e: Error) => ({ fenced: false, message: e.message }));
-      out.fencing = powerFencingStatus(previous.fencing, ctx.now(), step.attempt, result);
+      const fencing = powerFencingStatus(previous.fencing, ctx.now(), step.attempt, result);
       ctx.events.event(object, 'Warning', result.fenced ? 'Fenced' : 'FencingFailed', result.message);
-      // Fenced: written in this pass, powered on in the next (the status write brings it at once).
-      out.recheckMs = result.fenced ? POWER_ON_RECHECK_MS : 30_000;
+      if (!result.fenced) {
+        out.fencing = fencing;
+        out.recheckMs = 30_000;
+        return out;
+      }
+      // Recorded on its own, before the power-on: VM reconcilers restart the host's VMs while it boots.
+      // A record that cannot be written (a conflict, leadership lost) must not leave the host off with
+      // nothing saying so: then it is powered on at once, as a fence always was.
+      const written = await writeStatusIfChanged(ctx.client, Resources.Host, object, { ...(object.status ?? {}), fencing }).catch((error: unknown) => {
+        ctx.log.warn({ host: object.metadata.name, namespace, err: errorMessage(error) }, 'recording the power-off failed: powering the host on now');
+        return undefined;
+      });
+      if (written === undefined) {
+        out.fencing = await powerOnAfterFence(ctx, object, spec, fencing);
+        return out;
+      }
+      out.fencing = fencing;
+      out.object = written;
+      // The write's watch event brings the next pass (with a cache that has it); this is the fallback.
+      out.recheckMs = POWER_ON_RECHECK_MS;
       return out;
     }
-    case 'powerOn': {
-      // Off is the proof; powering on again is oVirt's "restart" and may fail without undoing it.
-      const on = await ctx.fencing.run(await fenceRequest(ctx, object, spec, 'on')).catch((e: Error) => ({ ok: false, message: e.message }));
-      out.fencing = powerOnStatus(previous.fencing!, ctx.now(), on);
-      ctx.events.event(object, on.ok ? 'Normal' : 'Warning', on.ok ? 'PoweredOn' : 'PowerOnFailed', out.fencing.message ?? '');
+    case 'powerOn':
+      out.fencing = await powerOnAfterFence(ctx, object, spec, previous.fencing!);
       return out;
-    }
   }
 }

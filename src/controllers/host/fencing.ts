@@ -57,9 +57,15 @@ export interface FencingInput {
  * Reason of a Fenced host confirmed off and not yet powered on again. The
  * power-off is the proof its VMs are dead, so it is written before the
  * power-on: VM reconcilers restart them elsewhere while the host boots,
- * rather than racing a host that comes straight back.
+ * rather than racing a host that comes straight back. (`PoweredOff`, the
+ * reason before this step existed, means the power-on was already tried.)
  */
-export const FENCED_POWERED_OFF = 'PoweredOff';
+export const POWER_ON_PENDING = 'PowerOnPending';
+
+/** True when `fencing` is a confirmed power-off whose power-on is still to be done. */
+export function isPowerOnPending(fencing: FencingStatus | undefined): fencing is FencingStatus {
+  return fencing?.state === 'Fenced' && fencing.reason === POWER_ON_PENDING;
+}
 
 /** Power fencing attempts per outage before the host stays Failed (retried slowly). */
 export const MAX_POWER_ATTEMPTS = 3;
@@ -86,7 +92,7 @@ export function fencingStep(i: FencingInput): FencingStep {
     return { kind: 'none', status: next(prev, i.now, { state: 'Idle', reason: 'HostAnswers', message: 'the host answers heartbeats again' }) };
   }
   // Powered off, and that written down, in an earlier pass: the power-on is all that is left of the fence.
-  if (prev?.state === 'Fenced') return prev.reason === FENCED_POWERED_OFF ? { kind: 'powerOn' } : { kind: 'none' };
+  if (prev?.state === 'Fenced') return isPowerOnPending(prev) ? { kind: 'powerOn' } : { kind: 'none' };
   if (i.phase !== 'NonResponsive') return { kind: 'none' };
 
   const a = i.availability;
@@ -148,7 +154,7 @@ export function softFencingStatus(previous: FencingStatus | undefined, now: Date
 /** The status after a power fencing attempt. */
 export function powerFencingStatus(previous: FencingStatus | undefined, now: Date, attempt: number, outcome: { fenced: boolean; message: string }): FencingStatus {
   if (outcome.fenced) {
-    return next(previous, now, { state: 'Fenced', reason: FENCED_POWERED_OFF, message: outcome.message, fencedTime: stamp(now), attempts: attempt });
+    return next(previous, now, { state: 'Fenced', reason: POWER_ON_PENDING, message: outcome.message, fencedTime: stamp(now), attempts: attempt });
   }
   return next(previous, now, { state: 'Failed', reason: 'FenceAgentFailed', message: outcome.message, attempts: attempt });
 }

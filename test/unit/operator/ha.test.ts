@@ -279,9 +279,9 @@ describe('Host fencing', () => {
     const r = (await reconcileHost('h1')) as { requeueAfter?: number };
     expect(hostStatus('h1').phase).toBe('NonResponsive');
     // Confirmed off is written before the power-on, which is the next pass.
-    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOff', attempts: 1, fencedTime: '2025-03-01T12:00:00Z' });
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PowerOnPending', attempts: 1, fencedTime: '2025-03-01T12:00:00Z' });
     expect(env.fencing.calls.map((c) => `${c.host} ${c.action}`)).toEqual(['h1 off', 'h1 status']);
-    expect(r.requeueAfter).toBeLessThan(1_000);
+    expect(r.requeueAfter).toBeLessThanOrEqual(2_000);
     expect(env.recorder.events.map((e) => e.reason)).toContain('Fenced');
 
     await reconcileHost('h1');
@@ -301,7 +301,7 @@ describe('Host fencing', () => {
     const uid = await vmOnH1({ highAvailability: { enabled: true } });
     env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
     await reconcileHost('h1');
-    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOff' });
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PowerOnPending' });
     await reconcileVm();
     expect(vmStatus().host).toBe('h2');
     expect(vmStatus().phase).toBe('Running');
@@ -329,11 +329,56 @@ describe('Host fencing', () => {
     env = await startEnv();
     await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 300 }, pm);
     env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
-    env.client.setStatus(Resources.Host, NS, 'h1', { ...upHostStatus(16 * GiB, ['data']), phase: 'NonResponsive', fencing: { state: 'Fenced', reason: 'PoweredOff', fencedTime: '2025-03-01T11:59:00Z', attempts: 1 } });
+    env.client.setStatus(Resources.Host, NS, 'h1', { ...upHostStatus(16 * GiB, ['data']), phase: 'NonResponsive', fencing: { state: 'Fenced', reason: 'PowerOnPending', fencedTime: '2025-03-01T11:59:00Z', attempts: 1 } });
     // Within the new leader's fencing grace: powering on a host confirmed off is no fence, so it is not held back.
     await reconcileHost('h1');
     expect(env.fencing.calls.map((c) => c.action)).toEqual(['on']);
     expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOn', fencedTime: '2025-03-01T11:59:00Z' });
+  });
+
+  it('a Fenced status from before the power-on became a step of its own (PoweredOff) is finished: no power-on', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    env.client.setStatus(Resources.Host, NS, 'h1', { ...upHostStatus(16 * GiB, ['data']), phase: 'NonResponsive', fencing: { state: 'Fenced', reason: 'PoweredOff', message: 'powered off (confirmed); power-on failed: BMC busy', fencedTime: '2025-03-01T11:59:00Z', attempts: 1 } });
+    await reconcileHost('h1');
+    expect(env.fencing.calls).toEqual([]);
+  });
+
+  it('when the power-off cannot be recorded (the Host changed meanwhile), the host is powered on at once, not left off unrecorded', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    // Someone labels the Host while it is being powered off: the pass's copy is stale.
+    env.fencing.onRun = (r) => {
+      if (r.action === 'off') env.client.update(Resources.Host, NS, 'h1', (o) => void (o.metadata.labels = { ...o.metadata.labels, touched: 'yes' }));
+    };
+    await reconcileHost('h1').catch(() => undefined);
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['off', 'status', 'on']);
+  });
+
+  it('a Host put into maintenance between the power-off and the power-on is still powered on', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PowerOnPending' });
+    env.client.update(Resources.Host, NS, 'h1', (o) => void ((o.spec as { maintenance?: boolean }).maintenance = true));
+    await reconcileHost('h1');
+    expect(env.fencing.calls.map((c) => c.action)).toEqual(['off', 'status', 'on']);
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Fenced', reason: 'PoweredOn' });
+  });
+
+  it('a credentials Secret that is missing fails the fence with a message, not the Host reconcile', async () => {
+    env = await startEnv();
+    env.fencing.soft = true;
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, { powerManagement: { agent: 'testbed', credentialsSecretRef: { name: 'no-such-secret' } } });
+    env.agents.silence(`${NS}/h1`, new Date(NOW.getTime() - 60_000));
+    await reconcileHost('h1');
+    expect(hostStatus('h1').phase).toBe('NonResponsive');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'SoftFencing', reason: 'SoftFencingFailed', message: expect.stringContaining('no-such-secret') });
+    await reconcileHost('h1');
+    expect(hostStatus('h1').fencing).toMatchObject({ state: 'Failed', message: expect.stringContaining('no-such-secret') });
   });
 
   it('soft-fences first when the agent offers it, power-fences after softFencingTimeoutSeconds', async () => {

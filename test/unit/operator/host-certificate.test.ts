@@ -77,6 +77,17 @@ describe('agent certificate renewal', () => {
     expect(status().certificate?.notBefore).toBe(iso(NOW.getTime() - 10 * DAY));
   });
 
+  it('a report of another certificate than the one a renewal installed does not lift the pin above it', async () => {
+    await hostWithCertificate(10);
+    // Recorded by a renewal: serial-1, issued an hour ago (the operator's clock has since been stepped back).
+    env.client.setStatus(Resources.Host, NS, 'h1', { ...status(), certificate: { serial: 'serial-1', notBefore: iso(NOW.getTime() - 3_600_000), notAfter: iso(NOW.getTime() + 364 * DAY), renewedTime: iso(NOW.getTime() - 120_000) } });
+    // The link still reports the replaced certificate, issued (by the clock before the step) in the future.
+    env.agents.agent(KEY).certificate = { serial: 'aa01', notBefore: iso(NOW.getTime() + 3_600_000), notAfter: iso(NOW.getTime() + 366 * DAY) };
+    env.agents.connect(KEY, 16 * 2 ** 30, 8, NOW);
+    await env.reconcile(hostReconciler, KEY);
+    expect(status().certificate?.notBefore).toBe(iso(NOW.getTime() - 3_600_000));
+  });
+
   it('a renew-before margin longer than the lifetime counts as 90 % of it: renews once, not on every pass', async () => {
     // 365 days, 40 old: due at 36.5 days with the margin capped at 328.5 days.
     await hostWithCertificate(40);

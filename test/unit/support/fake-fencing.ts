@@ -13,6 +13,8 @@ export class FakeFenceRunner implements FenceRunner {
   readonly failing = new Set<FenceAction>();
   /** Whether restart-agent is offered. */
   soft = false;
+  /** Called with every request before it is answered (to change the world in the middle of a fence). */
+  onRun: ((request: FenceRequest) => void | Promise<void>) | undefined;
 
   supports(_agent: string, action: FenceAction): boolean {
     return action !== 'restart-agent' || this.soft;
@@ -20,6 +22,7 @@ export class FakeFenceRunner implements FenceRunner {
 
   async run(request: FenceRequest): Promise<FenceResult> {
     this.calls.push({ ...request });
+    await this.onRun?.(request);
     if (this.failing.has(request.action)) return { ok: false, message: `${request.action} failed (scripted)` };
     switch (request.action) {
       case 'status':
