@@ -57,6 +57,8 @@ export interface BenchEnvOptions {
   operatorLogLevel?: string;
   /** The agents' `--acceleration` (default tcg: CI must not depend on KVM). */
   acceleration?: 'tcg' | 'kvm';
+  /** Niceness of the test hosts' libvirtd and guests (the test bed's `daemonNice`; default 0). */
+  daemonNice?: number;
 }
 
 /** A running benchmark environment. */
@@ -142,7 +144,14 @@ export async function startBenchEnv(repoRoot: string, options: BenchEnvOptions, 
     const operatorSa = await operatorKubeconfig(controlPlane, join(stateDir, 'operator.kubeconfig'));
 
     log(`starting ${options.hosts ?? 2} test hosts (${options.namePrefix}-*, ${options.subnet})`);
-    const testbed = await prepareDevHosts({ stateDir: join(stateDir, 'testbed'), hosts: options.hosts ?? 2, sharedDir, subnet: options.subnet, namePrefix: options.namePrefix });
+    const testbed = await prepareDevHosts({
+      stateDir: join(stateDir, 'testbed'),
+      hosts: options.hosts ?? 2,
+      sharedDir,
+      subnet: options.subnet,
+      namePrefix: options.namePrefix,
+      ...(options.daemonNice !== undefined ? { daemonNice: options.daemonNice } : {}),
+    });
     const gateway = testbed.subnet.gateway;
     const hostNames = testbed.hosts.map((_h, i) => `host-${i + 1}`);
 

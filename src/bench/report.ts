@@ -145,7 +145,7 @@ Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB,
 1-minute load average before the burst ${r['loadAverage'].before}, when all ran ${r['loadAverage'].atAllRunning} (the machine is shared with other work; each guest boots under TCG).
 
 Real kube-apiserver + etcd, the operator with the deploy/ ServiceAccount and its default flags${r['setup'].operatorArgs.length ? ` plus \`${r['setup'].operatorArgs.join(' ')}\`` : ''},
-${r['setup'].hosts} test-bed hosts whose agents enrolled with bootstrap tokens, a PosixFS StorageDomain on the shared directory, Manager heartbeats every
+${r['setup'].hosts} test-bed hosts whose agents enrolled with bootstrap tokens${r['setup'].guestNice ? ` (their libvirtd and guests at nice ${r['setup'].guestNice}: on this machine they share the 2 cores with the control plane, which real hypervisors do not)` : ''}, a PosixFS StorageDomain on the shared directory, Manager heartbeats every
 ${r['setup'].heartbeatIntervalSeconds} s (NonResponsive after ${r['setup'].nonResponsiveAfterSeconds} s) and \`cpuOvercommitPercent: ${c.cpuOvercommitPercent}\`.
 Each VM: the tiny guest (${c.vmMemory}: with 64 MiB the Debian cloud kernel does not come up), 1 vCPU, a 64 MiB disk, a NIC on \`br0\`,
 runStrategy Always, diskDeletionPolicy Delete; all ${r['vms']} created at once (${r['createSeconds']} s until the last create answered).

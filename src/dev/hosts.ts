@@ -93,6 +93,8 @@ export interface DevHostsOptions {
   acceleration?: 'auto' | 'kvm' | 'tcg';
   /** Extra agent flags (e.g. a short heartbeat in tests). */
   agentArgs?: string[];
+  /** Niceness of the hosts' libvirtd and guests (the test bed's `daemonNice`). */
+  daemonNice?: number;
   /** Start agents in enrollment mode instead of with development certificates. */
   enroll?: EnrollOptions;
 }
@@ -114,6 +116,7 @@ export async function prepareDevHosts(options: Omit<DevHostsOptions, 'enroll' | 
     sharedDir,
     ...(options.subnet ? { subnet: options.subnet } : {}),
     ...(options.namePrefix ? { namePrefix: options.namePrefix } : {}),
+    ...(options.daemonNice !== undefined ? { daemonNice: options.daemonNice } : {}),
   });
   try {
     for (const dir of ['data', 'images/guest', 'hosted-engine']) await mkdir(join(sharedDir, dir), { recursive: true });

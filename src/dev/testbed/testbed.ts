@@ -73,6 +73,13 @@ export interface TestbedOptions {
    * lease conflicts between hosts stay those of one real file system.
    */
   storageFaults?: boolean;
+  /**
+   * Niceness (0–19) of each host's libvirtd, and so of the QEMU guests it
+   * starts (default 0). Test hosts share this machine's CPUs with the control
+   * plane, which real hypervisors do not: a benchmark booting dozens of TCG
+   * guests at once sets it so they cannot starve the API server.
+   */
+  daemonNice?: number;
 }
 
 /** Default for {@link TestbedOptions.qemuCapsCacheDir}. */
@@ -149,6 +156,8 @@ export interface Testbed {
   lockspaceDir?: string;
   /** Whether each host reaches `sharedDir` through its own faultfs mount (absent in older state files: no). */
   storageFaults?: boolean;
+  /** {@link TestbedOptions.daemonNice}, when set: kept for every later start of the daemons (a power-on). */
+  daemonNice?: number;
   /** Directory (bind-mounted onto itself, private) holding the namespace files. */
   nsDir: string;
   hosts: TestbedHost[];
@@ -345,6 +354,8 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     if (/["\\\s]/.test(p)) throw new Error(`test bed paths must not contain quotes, backslashes or whitespace: ${p}`);
   }
   const lockd = opts.lockd ?? true;
+  const daemonNice = opts.daemonNice ?? 0;
+  if (!Number.isInteger(daemonNice) || daemonNice < 0 || daemonNice > 19) throw new Error(`daemonNice must be an integer 0..19, got ${daemonNice}`);
   const storageFaults = opts.storageFaults ?? true;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const qemuCapsCacheDir = path.resolve(opts.qemuCapsCacheDir ?? DEFAULT_QEMU_CAPS_CACHE_DIR);
@@ -401,6 +412,7 @@ export async function up(opts: TestbedOptions): Promise<Testbed> {
     sharedDir,
     ...(lockspaceDir ? { lockspaceDir } : {}),
     storageFaults,
+    ...(daemonNice > 0 ? { daemonNice } : {}),
     nsDir,
     hosts,
     processes: [],
@@ -584,7 +596,18 @@ export async function startHostDaemons(tb: Testbed, h: TestbedHost, readyTimeout
     // process is reaped; a machine whose PID 1 reaps lazily (seen here: 1.4 s)
     // delays that event. tini -s makes itself the subreaper and reaps at once,
     // as systemd does on a real host.
-    [await findBinary('tini'), '-s', '-g', '--', await findBinary('libvirtd'), '--listen', '-p', '/run/libvirt/libvirtd.pid'],
+    [
+      // nice execs what follows, so the recorded process is still tini.
+      ...(tb.daemonNice ? [await findBinary('nice'), '-n', String(tb.daemonNice)] : []),
+      await findBinary('tini'),
+      '-s',
+      '-g',
+      '--',
+      await findBinary('libvirtd'),
+      '--listen',
+      '-p',
+      '/run/libvirt/libvirtd.pid',
+    ],
     path.join(h.logDir, 'libvirtd.out'),
     { role: 'libvirtd' },
   );
