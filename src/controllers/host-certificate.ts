@@ -36,7 +36,6 @@ export interface CertificatePhase {
   recheckMs?: number;
 }
 
-/** CertificateValid=True; the same words on the pass that renewed and the passes after, so status does not churn. */
 /** The issue time (RFC 3339) of a certificate the operator signed, or `fallback` when it cannot be read. */
 function issuedAt(certPem: string, fallback: string): string {
   try {
@@ -52,6 +51,7 @@ function newestIssue(recorded: string | undefined, served: string): string {
   return Date.parse(recorded) > Date.parse(served) ? recorded : served;
 }
 
+/** CertificateValid=True; the same words on the pass that renewed and the passes after, so status does not churn. */
 function validCondition(notAfter: string, renewedTime: string | undefined) {
   return { type: ConditionType.CertificateValid, status: 'True' as const, reason: 'Valid', message: `valid until ${notAfter}${renewedTime ? ` (renewed ${renewedTime})` : ''}` };
 }
@@ -69,10 +69,12 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   if (!current || !client) return {};
   const now = ctx.now();
   const previous = status.certificate ?? {};
+  // The agent reports another certificate than the one a renewal recorded.
+  const renewedAt = previous.renewedTime !== undefined ? Date.parse(previous.renewedTime) : undefined;
+  const otherThanRenewed = renewedAt !== undefined && previous.serial !== undefined && previous.serial !== current.serial;
   // The link may still show the certificate a renewal just replaced (its re-read failed):
   // read again and wait, rather than renew again on every heartbeat until it catches up.
-  const renewedAt = previous.renewedTime !== undefined ? Date.parse(previous.renewedTime) : undefined;
-  if (renewedAt !== undefined && previous.serial !== undefined && previous.serial !== current.serial && now.getTime() - renewedAt < RETRY_MS) {
+  if (otherThanRenewed && now.getTime() - renewedAt < RETRY_MS) {
     void ctx.agents.refresh(key, { capabilities: true });
     return { recheckMs: STALE_LINK_RECHECK_MS };
   }
@@ -93,7 +95,6 @@ export async function reconcileCertificate(ctx: OperatorContext, object: KubeObj
   // The pin rises with what the agent serves, except from a report of another certificate than the one
   // a renewal installed (a link not yet re-read, with the operator's clock stepped back since, would
   // otherwise lift it above the certificate just issued and lock the host out).
-  const otherThanRenewed = previous.renewedTime !== undefined && previous.serial !== undefined && previous.serial !== current.serial;
   const notBeforePin = otherThanRenewed ? (previous.notBefore ?? current.notBefore) : newestIssue(previous.notBefore, current.notBefore);
   status.certificate = { ...previous, serial: current.serial, notAfter: current.notAfter, notBefore: notBeforePin };
   if (!due) {

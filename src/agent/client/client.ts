@@ -169,6 +169,22 @@ export function retiredCertificate(cert: Pick<PeerCertificate, 'valid_from' | 's
   );
 }
 
+/**
+ * The agent's identity beyond the CA chain, for a TLS handshake's
+ * `checkServerIdentity`: Node's host-name check, then the Host the agent must
+ * be (its CN, set at enrollment), then the pin on its newest certificate.
+ * Shared by every client of an agent (the API client and the console proxy).
+ */
+export function checkAgentIdentity(hostname: string, cert: PeerCertificate, expectedName: string | undefined, newest: string | undefined): Error | undefined {
+  const standard = checkServerIdentity(hostname, cert);
+  if (standard) return standard;
+  const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+  if (expectedName !== undefined && cn !== expectedName) {
+    return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expectedName}"`), { code: 'HOST_IDENTITY_MISMATCH' });
+  }
+  return retiredCertificate(cert, newest);
+}
+
 /** Typed client of one host agent. */
 export class AgentClient {
   private readonly agent: Agent;
@@ -192,15 +208,7 @@ export class AgentClient {
       // call a new TCP connection and TLS handshake (docs/profiles.md).
       ...(expected !== undefined || pinned !== undefined
         ? {
-            checkServerIdentity: (hostname: string, cert: PeerCertificate) => {
-              const standard = checkServerIdentity(hostname, cert);
-              if (standard) return standard;
-              const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-              if (expected !== undefined && cn !== expected) {
-                return Object.assign(new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${expected}"`), { code: 'HOST_IDENTITY_MISMATCH' });
-              }
-              return retiredCertificate(cert, pinned?.());
-            },
+            checkServerIdentity: (hostname: string, cert: PeerCertificate) => checkAgentIdentity(hostname, cert, expected, pinned?.()),
           }
         : {}),
     });

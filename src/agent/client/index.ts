@@ -3,5 +3,5 @@
  *
  * @packageDocumentation
  */
-export { AgentClient, AgentTransportError, retiredCertificate, type AgentClientOptions, type AgentClientTls, type AgentEventStreamOptions } from './client.js';
+export { AgentClient, AgentTransportError, checkAgentIdentity, retiredCertificate, type AgentClientOptions, type AgentClientTls, type AgentEventStreamOptions } from './client.js';
 export { SseParser, type SseMessage } from './sse-parser.js';

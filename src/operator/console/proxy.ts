@@ -13,9 +13,9 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { retiredCertificate, type AgentClientTls } from '../../agent/client/index.js';
+import { checkAgentIdentity, type AgentClientTls } from '../../agent/client/index.js';
 import { consolePath } from '../../agent/console/endpoint.js';
 import type { AccessReviewer } from '../../kube/access-review.js';
 import type { ObjectClient } from '../../kube/types.js';
@@ -151,14 +151,8 @@ export class ConsoleProxy {
         cert: tls.cert,
         key: tls.key,
         ca: tls.ca,
-        // The agent's certificate must name this Host (its CN), as for every other agent call.
-        checkServerIdentity: (hostname, cert) => {
-          const standard = checkServerIdentity(hostname, cert);
-          if (standard) return standard;
-          const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
-          if (cn !== target.host) return new Error(`the agent's certificate is for host "${cn ?? '?'}", not "${target.host}"`);
-          return retiredCertificate(cert, target.certificateIssuedNotBefore);
-        },
+        // The agent's certificate must name this Host (its CN) and not be retired, as for every other agent call.
+        checkServerIdentity: (hostname, cert) => checkAgentIdentity(hostname, cert, target.host, target.certificateIssuedNotBefore),
       });
     } catch (error) {
       if (error instanceof WebSocketRefusedError) {
