@@ -21,7 +21,7 @@ import { connectivity } from './host/connectivity.js';
 import { abortDrain, drainHost, vmsOnHost } from './host/drain.js';
 import { powerOnAfterFence, reconcileFencing } from './host/fence.js';
 import { isPowerOnPending } from './host/fencing.js';
-import { managerSettings } from './namespace.js';
+import { linkForming, managerSettings } from './namespace.js';
 import { StatusCoalescer } from './coalesce.js';
 import { quietOnStale } from './stale.js';
 import { reconcileCertificate } from './host-certificate.js';
@@ -137,6 +137,7 @@ export function hostReconciler(ctx: OperatorContext): Reconciler {
       nonResponsiveAfterMs: settings.availability.nonResponsiveAfterSeconds * 1000,
       now,
       createdAt: object.metadata.creationTimestamp,
+      forming: linkForming(ctx, namespace, object.metadata.name),
     });
 
     let phase: HostPhase;

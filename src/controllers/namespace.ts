@@ -45,3 +45,15 @@ export function hostLink(ctx: OperatorContext, namespace: string | undefined, na
 export function linkKnowsVms(link: HostLink | undefined): link is HostLink & { vms: NonNullable<HostLink['vms']> } {
   return link?.state === 'Connected' && link.vms !== undefined;
 }
+
+/** How long after taking leadership a host link that never connected yet counts as forming, not silent. */
+const LINK_FORMING_GRACE_MS = 30_000;
+
+/** True while the link to `host` is being set up for the first time since this replica leads. */
+export function linkForming(ctx: OperatorContext, namespace: string | undefined, host: string | undefined): boolean {
+  if (host === undefined || ctx.now().getTime() - ctx.leaderSince.getTime() > LINK_FORMING_GRACE_MS) return false;
+  const key = objectKey(namespace, host);
+  if (!ctx.informers.hosts.get(key)) return false;
+  const link = ctx.agents.link(key);
+  return link === undefined || (link.state === 'Connecting' && link.lastError === undefined && link.vms === undefined);
+}

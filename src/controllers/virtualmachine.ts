@@ -22,7 +22,7 @@ import { FINALIZER, Resources } from '../operator/resources.js';
 import { schedule } from '../scheduler/scheduler.js';
 import { isDeleting, validateOrReport } from './common.js';
 import type { OperatorContext } from './context.js';
-import { linkKnowsVms } from './namespace.js';
+import { linkForming, linkKnowsVms } from './namespace.js';
 import { diskVolumes, runtimeSpecHash, toAgentSpec } from './vm/agent-spec.js';
 import { hostedEngineReservation, hostViews, schedulingPolicy, vmRequest } from './vm/placement.js';
 import { activeMigrationFor } from './vm/migrations.js';
@@ -381,18 +381,6 @@ async function removeStaleDefinitions(w: Work, holders: string[], running: strin
     ctx.events.event(object, 'Normal', 'StaleDefinitionRemoved', `removed the VM's old definition on ${h} (it runs on ${running})`);
   }
   return removed;
-}
-
-/** How long after taking leadership a host link that never connected yet counts as forming, not silent. */
-const LINK_FORMING_GRACE_MS = 30_000;
-
-/** True while the link to `host` is being set up for the first time since this replica leads. */
-function linkForming(ctx: OperatorContext, namespace: string | undefined, host: string | undefined): boolean {
-  if (host === undefined || ctx.now().getTime() - ctx.leaderSince.getTime() > LINK_FORMING_GRACE_MS) return false;
-  const key = objectKey(namespace, host);
-  if (!ctx.informers.hosts.get(key)) return false;
-  const link = ctx.agents.link(key);
-  return link === undefined || (link.state === 'Connecting' && link.lastError === undefined && link.vms === undefined);
 }
 
 /** True when `host` was fenced (confirmed powered off) after `since` (RFC 3339). */

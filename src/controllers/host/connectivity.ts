@@ -3,11 +3,17 @@
  * agent never answered is `Installing` (it has not enrolled yet) until the
  * non-responsive timeout says otherwise; one that answered before and then
  * stopped answering keeps its phase for `nonResponsiveAfterSeconds`, then is
- * `NonResponsive`; a TLS failure is `Error` (retrying will not fix it).
+ * `NonResponsive`; a TLS failure is `Error` (retrying will not fix it). A
+ * link this replica is still forming (it became leader moments ago) says
+ * nothing yet: the last heartbeat time in status is the old leader's, so it
+ * would make every host look silent, and fenceable.
  * Pure: the reconciler supplies the link, the previous status and the time.
  */
 import { metaTime, type HostPhase, type HostStatus } from '../../api/index.js';
 import type { HostLink } from '../../operator/agents/types.js';
+
+/** Re-check delay while a new leader's first connection to the agent is under way. */
+const LINK_FORMING_RECHECK_MS = 1_000;
 
 /** The verdict on a link. */
 export type Connectivity =
@@ -24,6 +30,8 @@ export interface ConnectivityInput {
   now: Date;
   /** When the Host object was created (RFC 3339). */
   createdAt: string | undefined;
+  /** The link is being set up for the first time since this replica leads (no answer and no failure yet). */
+  forming?: boolean;
 }
 
 /** Decides the connection part of a Host's phase. */
@@ -36,6 +44,10 @@ export function connectivity(i: ConnectivityInput): Connectivity {
   }
   if (state === 'NoCredentials') {
     return { up: false, phase: 'Installing', reason: 'NoManagerCA', message: 'the namespace has no Manager CA yet: create a Manager first' };
+  }
+  if (i.forming && i.previous.lastHeartbeatTime !== undefined) {
+    const keep = i.previous.phase && i.previous.phase !== 'Installing' ? i.previous.phase : 'Connecting';
+    return { up: false, phase: keep, reason: 'LinkForming', message: `connecting to the agent at ${where} (this operator became leader moments ago)`, recheckMs: LINK_FORMING_RECHECK_MS };
   }
   const lastSeen = i.link?.lastHeartbeat?.getTime() ?? (i.previous.lastHeartbeatTime ? Date.parse(i.previous.lastHeartbeatTime) : undefined);
   const detail = i.link?.lastError ? `: ${i.link.lastError}` : '';

@@ -448,6 +448,25 @@ describe('Host fencing', () => {
     expect(env.fencing.calls).toEqual([]);
   });
 
+  it('a new leader whose link to a host is still forming does not take the old leader\'s heartbeat time for silence (even with no fencing grace)', async () => {
+    env = await startEnv();
+    await twoHosts({ nonResponsiveAfterSeconds: 10, fencingGraceSeconds: 0 }, pm);
+    // Leader since a moment ago; h2 last answered the old leader 20 s ago, and the new link has not tried yet.
+    env.ctx.leaderSince = new Date(NOW.getTime() - 200);
+    env.agents.links.delete(`${NS}/h2`);
+    env.client.setStatus(Resources.Host, NS, 'h2', { ...upHostStatus(16 * GiB, ['data']), lastHeartbeatTime: '2025-03-01T11:59:40Z' });
+    const r = (await reconcileHost('h2')) as { requeueAfter?: number };
+    expect(env.fencing.calls).toEqual([]);
+    expect(hostStatus('h2').phase).toBe('Up');
+    expect(cond(hostStatus('h2'), 'Connected')).toMatchObject({ status: 'False', reason: 'LinkForming' });
+    expect(r.requeueAfter).toBeLessThanOrEqual(1_100);
+    // Past the forming window with still no answer, the old heartbeat time counts: NonResponsive, and fenced.
+    env.ctx.leaderSince = new Date(NOW.getTime() - 60_000);
+    await reconcileHost('h2');
+    expect(hostStatus('h2').phase).toBe('NonResponsive');
+    expect(env.fencing.calls.map((c) => `${c.host} ${c.action}`)).toEqual(['h2 off', 'h2 status']);
+  });
+
   it('does not fence within fencingGraceSeconds of becoming leader', async () => {
     env = await startEnv();
     env.ctx.leaderSince = new Date(NOW.getTime() - 10_000);
